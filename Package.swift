@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One system-library target per C library; each folder holds a module map and a shim header.
+func systemLibrary(_ name: String, pkgConfig: String, apt: [String]) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt(apt)])
+}
+
+let package = Package(
+    name: "swift-mfa",
+    products: [
+        .library(name: "MFA", targets: ["MFA", "MFAIO", "MFACPU"]),
+        .executable(name: "mfa", targets: ["mfa"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        systemLibrary("CBLAS", pkgConfig: "openblas", apt: ["libopenblas-dev"]),
+        systemLibrary("CLAPACKE", pkgConfig: "lapacke", apt: ["liblapacke-dev"]),
+        systemLibrary("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
+        // Ready for the OpenCL backend; nothing links them yet.
+        systemLibrary("COpenCL", pkgConfig: "OpenCL", apt: ["ocl-icd-opencl-dev", "opencl-headers"]),
+        systemLibrary("CCLBlast", pkgConfig: "clblast", apt: ["libclblast-dev"]),
+
+        // Model types, parametrisations, the Backend protocol, training loops, evaluation.
+        .target(name: "MFA", dependencies: ["CLAPACKE"]),
+        // Readers and writers: .npy, IDX (gzipped too), CSV, safetensors, PNG.
+        .target(name: "MFAIO", dependencies: ["MFA", "CZlib"]),
+        // The Backend on OpenBLAS: the oracle and the fallback.
+        .target(name: "MFACPU", dependencies: ["MFA", "CBLAS", "CLAPACKE"]),
+        .executableTarget(
+            name: "mfa",
+            dependencies: [
+                "MFA", "MFAIO", "MFACPU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "TrainingStepBenchmark",
+            dependencies: ["MFA", "MFACPU", "CBLAS"],
+            path: "Benchmarks/TrainingStep"
+        ),
+
+        .testTarget(name: "MFATests", dependencies: ["MFA", "MFACPU", "CLAPACKE"]),
+        .testTarget(name: "MFAIOTests", dependencies: ["MFA", "MFAIO"]),
+        .testTarget(name: "MFACommandTests", dependencies: ["MFA", "MFAIO", "MFACPU"]),
+    ]
+)

@@ -1,0 +1,3 @@
+// CLBlast's C API (Debian: libclblast-dev).
+#define CL_TARGET_OPENCL_VERSION 120
+#include <clblast_c.h>

@@ -1,0 +1,2 @@
+// zlib (Debian: zlib1g-dev): gzip input and PNG output.
+#include <zlib.h>

@@ -1,0 +1,42 @@
+/// Whole-data-set evaluation in batches of the engine's capacity.
+extension MixtureEngine {
+    /// log p(x_n) for every row, and the responsibilities [N, K] if asked for.
+    public func evaluate(_ data: Matrix, keepResponsibilities: Bool = false) throws -> (logDensity: [Double], responsibilities: [Float]?) {
+        var logDensity = [Double]()
+        logDensity.reserveCapacity(data.rows)
+        var responsibilities: [Float]? = keepResponsibilities ? [] : nil
+        for start in stride(from: 0, to: data.rows, by: capacity) {
+            try loadBatch(data, rows: start..<min(start + capacity, data.rows))
+            try forward()
+            logDensity += try readLogDensity().map(Double.init)
+            if keepResponsibilities { responsibilities! += try readResponsibilities() }
+        }
+        return (logDensity, responsibilities)
+    }
+
+    /// Mean log-likelihood per sample.
+    public func meanLogLikelihood(_ data: Matrix) throws -> Double {
+        let values = try evaluate(data).logDensity
+        return values.reduce(0, +) / Double(max(values.count, 1))
+    }
+}
+
+extension MixtureModel {
+    /// An engine holding this model exactly, ready to evaluate data (DESIGN.md §2).
+    public func engine<B: Backend>(backend: B, batchSize: Int = 1024) throws -> MixtureEngine<B> {
+        let engine = try MixtureEngine(backend: backend, shape: shape, capacity: batchSize,
+                                       origin: meanOfMeans())
+        try engine.load(try precisionParameters())
+        return engine
+    }
+
+    /// The weighted mean of the component means: the centre for evaluation.
+    func meanOfMeans() -> [Float] {
+        let d = shape.dimension
+        var centre = [Double](repeating: 0, count: d)
+        for c in 0..<shape.components {
+            for j in 0..<d { centre[j] += Double(weights[c]) * Double(means[c * d + j]) }
+        }
+        return centre.map(Float.init)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+/// Starting points for training (TRAINING-NOTES.md): means at random samples or k-means++
+/// centres, e = 1/(variance + σ²_min) from the data, Γ small and random (M ≈ 0.99 I), equal weights.
+public enum Initialiser {
+    public static func initialise<B: Backend>(_ data: Matrix, shape: MixtureShape, options: TrainingOptions,
+                                              backend: B, random: inout RandomGenerator) throws -> PrecisionParameters {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let means: [Float]
+        switch options.initialisation {
+        case .random:
+            means = distinctIndices(k, from: data.rows, random: &random).flatMap { data.row($0) }
+        case .kmeansPlusPlus:
+            means = try kmeans(data, components: k, options: options, backend: backend, random: &random)
+        }
+        let variance = data.columnMoments().variance
+        let e = variance.map { 1 / ($0 + options.minVariance) }
+        let diagonal = (0..<k).flatMap { _ in e.map(Float.init) }
+        // E[ΓᵀE⁻¹Γ] = σ² Σ_j 1/e_j · I: choose σ so that M ≈ 0.99 I.
+        let sigma = (0.01 / e.reduce(0) { $0 + 1 / $1 }).squareRoot()
+        let gamma = (0..<(k * d * l)).map { _ in Float(sigma * random.normal()) }
+        return PrecisionParameters(shape: shape, weights: [Float](repeating: 1 / Float(k), count: k), means: means,
+                                   precisionDiagonal: diagonal, precisionLoadings: gamma)
+    }
+
+    /// `count` distinct indices below `n` (count ≤ n).
+    static func distinctIndices(_ count: Int, from n: Int, random: inout RandomGenerator) -> [Int] {
+        var chosen = Set<Int>()
+        var out = [Int]()
+        while out.count < count {
+            let index = Int(random.next() % UInt64(n))
+            if chosen.insert(index).inserted { out.append(index) }
+        }
+        return out
+    }
+
+    /// k-means++ seeding on a sample, then Lloyd iterations whose assignment step is the
+    /// backend's forward pass of an isotropic, equal-weight mixture (argmax ℓ = nearest centre).
+    static func kmeans<B: Backend>(_ data: Matrix, components k: Int, options: TrainingOptions, backend: B,
+                                   random: inout RandomGenerator) throws -> [Float] {
+        let d = data.columns
+        let sample = data.gathering(rows: distinctIndices(min(options.kmeansSampleSize, data.rows), from: data.rows,
+                                                          random: &random))
+        let n = sample.rows
+        var centres = [Float]()
+        centres.append(contentsOf: sample.row(Int(random.next() % UInt64(n))))
+        var distance = [Double](repeating: .infinity, count: n)
+        sample.values.withUnsafeBufferPointer { x in
+            for c in 1..<max(k, 1) {
+                let centre = Array(centres[((c - 1) * d)..<(c * d)])
+                for r in 0..<n {
+                    var sum: Float = 0
+                    for j in 0..<d {
+                        let diff = x[r * d + j] - centre[j]
+                        sum += diff * diff
+                    }
+                    distance[r] = min(distance[r], Double(sum))
+                }
+                centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
+            }
+        }
+        guard options.kmeansIterations > 0 else { return centres }
+        let shape = try MixtureShape(components: k, dimension: d, latent: 0)
+        let batch = 1024
+        let engine = try MixtureEngine(backend: backend, shape: shape, capacity: min(batch, n),
+                                       origin: sample.columnMoments().mean.map(Float.init))
+        for _ in 0..<options.kmeansIterations {
+            try engine.load(PrecisionParameters(shape: shape, weights: [Float](repeating: 1 / Float(k), count: k),
+                                                means: centres, precisionDiagonal: [Float](repeating: 1, count: k * d),
+                                                precisionLoadings: []))
+            var sums = [Double](repeating: 0, count: k * d)
+            var counts = [Int](repeating: 0, count: k)
+            for start in stride(from: 0, to: n, by: batch) {
+                let rows = start..<min(start + batch, n)
+                try engine.loadBatch(sample, rows: rows)
+                try engine.forward()
+                let r = try engine.readResponsibilities()
+                for (offset, row) in rows.enumerated() {
+                    let scores = r[(offset * k)..<((offset + 1) * k)]
+                    let nearest = scores.indices.max(by: { scores[$0] < scores[$1] })! - offset * k
+                    counts[nearest] += 1
+                    for j in 0..<d { sums[nearest * d + j] += Double(sample[row, j]) }
+                }
+            }
+            for c in 0..<k where counts[c] > 0 {
+                for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
+            }
+        }
+        return centres
+    }
+}
+
+@inline(__always) func _cosine(_ x: Float) -> Float { Foundation.cos(x) }

@@ -1,0 +1,29 @@
+/// Every failure a user can cause or meet, each with a one-line description.
+public enum MFAError: Error, CustomStringConvertible, Equatable {
+    /// An option or argument outside its allowed values.
+    case invalidArgument(String)
+    /// Data or model tensors whose sizes disagree.
+    case shapeMismatch(String)
+    /// NaN or infinity in input data, with where it was found.
+    case nonFiniteInput(String)
+    /// A file that is not what it claims to be: truncated, wrong magic, lying header.
+    case malformedFile(path: String, reason: String)
+    /// A file that cannot be opened, read or written.
+    case fileAccess(path: String, reason: String)
+    /// Training produced NaN or infinity.
+    case diverged(String)
+    /// A numerical routine failed (e.g. a component whose precision is not positive definite).
+    case numerical(String)
+
+    public var description: String {
+        switch self {
+        case .invalidArgument(let message): return message
+        case .shapeMismatch(let message): return "shape mismatch: \(message)"
+        case .nonFiniteInput(let message): return "non-finite input: \(message)"
+        case .malformedFile(let path, let reason): return "\(path): \(reason)"
+        case .fileAccess(let path, let reason): return "\(path): \(reason)"
+        case .diverged(let message): return "training diverged: \(message)"
+        case .numerical(let message): return "numerical failure: \(message)"
+        }
+    }
+}

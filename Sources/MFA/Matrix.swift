@@ -1,0 +1,73 @@
+/// A dense row-major float32 matrix: one row per sample.
+public struct Matrix: Sendable, Equatable {
+    public let rows: Int
+    public let columns: Int
+    public var values: [Float]
+
+    public init(rows: Int, columns: Int, values: [Float]) throws {
+        guard rows >= 0, columns >= 0, values.count == rows * columns else {
+            throw MFAError.shapeMismatch(
+                "\(values.count) values cannot form a \(rows)×\(columns) matrix")
+        }
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+    }
+
+    public init(rows: Int, columns: Int, repeating value: Float = 0) {
+        self.rows = rows
+        self.columns = columns
+        self.values = [Float](repeating: value, count: rows * columns)
+    }
+
+    public subscript(row: Int, column: Int) -> Float {
+        get { values[row * columns + column] }
+        set { values[row * columns + column] = newValue }
+    }
+
+    public func row(_ index: Int) -> ArraySlice<Float> {
+        values[(index * columns)..<((index + 1) * columns)]
+    }
+
+    /// The rows at `indices`, in that order.
+    public func gathering(rows indices: [Int]) -> Matrix {
+        var out = [Float]()
+        out.reserveCapacity(indices.count * columns)
+        for index in indices { out.append(contentsOf: row(index)) }
+        return Matrix(unchecked: indices.count, columns, out)
+    }
+
+    init(unchecked rows: Int, _ columns: Int, _ values: [Float]) {
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+    }
+
+    /// Throws if any value is NaN or infinite, naming the first offending row and column.
+    public func validateFinite(name: String) throws {
+        if let index = values.firstIndex(where: { !$0.isFinite }) {
+            throw MFAError.nonFiniteInput(
+                "\(name) holds \(values[index]) at row \(index / max(columns, 1)), column \(index % max(columns, 1))")
+        }
+    }
+
+    /// Per-column mean and (population) variance, accumulated in float64.
+    public func columnMoments() -> (mean: [Double], variance: [Double]) {
+        var mean = [Double](repeating: 0, count: columns)
+        var square = [Double](repeating: 0, count: columns)
+        for r in 0..<rows {
+            let base = r * columns
+            for c in 0..<columns {
+                let x = Double(values[base + c])
+                mean[c] += x
+                square[c] += x * x
+            }
+        }
+        let n = Double(max(rows, 1))
+        for c in 0..<columns {
+            mean[c] /= n
+            square[c] = max(square[c] / n - mean[c] * mean[c], 0)
+        }
+        return (mean, square)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+
+/// Runs the forward and backward passes of DESIGN.md §2 on a backend: the parameters θ live in
+/// a device buffer, batches are written in, and only per-sample figures come back.
+///
+/// Data are centred on `origin` (DESIGN.md §2: it limits cancellation in the expanded quadratic),
+/// so θ holds μ − origin; `load` and `precisionParameters` speak in the data's own units.
+public final class MixtureEngine<B: Backend> {
+    public let backend: B
+    public let shape: MixtureShape
+    /// The most rows one batch may hold.
+    public let capacity: Int
+    /// The point the data are centred on.
+    public let origin: [Float]
+    public let layout: ParameterLayout
+    public let componentLayout: ComponentLayout
+
+    /// θ, laid out as `layout` says.
+    public let parameters: B.Buffer
+    /// The derived per-component quantities, laid out as `componentLayout` says.
+    public let components: B.Buffer
+    let batch: B.Buffer
+    let expanded: B.Buffer
+    let quadratic: B.Buffer
+    let latents: B.Buffer
+    public let logDensity: B.Buffer
+    public let responsibilities: B.Buffer
+    private lazy var gradientWork = Result { try GradientBuffers(backend: backend, shape: shape, capacity: capacity) }
+    private var staging: [Float]
+    /// Rows in the current batch.
+    public private(set) var rows = 0
+
+    public init(backend: B, shape: MixtureShape, capacity: Int, origin: [Float]) throws {
+        guard capacity >= 1 else { throw MFAError.invalidArgument("batch capacity must be at least 1") }
+        guard origin.count == shape.dimension else {
+            throw MFAError.shapeMismatch("origin has \(origin.count) values, expected d = \(shape.dimension)")
+        }
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        self.backend = backend
+        self.shape = shape
+        self.capacity = capacity
+        self.origin = origin
+        layout = ParameterLayout(shape: shape)
+        componentLayout = ComponentLayout(shape: shape)
+        parameters = try backend.makeBuffer(count: layout.count)
+        components = try backend.makeBuffer(count: componentLayout.count)
+        batch = try backend.makeBuffer(count: capacity * d)
+        expanded = try backend.makeBuffer(count: capacity * 2 * d)
+        quadratic = try backend.makeBuffer(count: capacity * k)
+        latents = try backend.makeBuffer(count: max(capacity * k * l, 1))
+        logDensity = try backend.makeBuffer(count: capacity)
+        responsibilities = try backend.makeBuffer(count: capacity * k)
+        staging = [Float](repeating: 0, count: capacity * d)
+    }
+
+    // MARK: Parameters
+
+    /// Writes `model` into θ, makes it canonical (`Backend.project`) and derives the components.
+    /// With `.exact` options the model is kept as it is, or rejected if some M_k is not positive definite.
+    public func load(_ model: PrecisionParameters, options: ProjectionOptions = .exact) throws {
+        guard model.shape == shape else {
+            throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)")
+        }
+        let theta = pack(model)
+        try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
+        try refresh(options: options, firstMoment: nil, secondMoment: nil)
+    }
+
+    /// Projects θ and derives the per-component quantities; returns the clipped eigenvalue count.
+    @discardableResult
+    public func refresh(options: ProjectionOptions, firstMoment: B.Buffer?, secondMoment: B.Buffer?) throws -> Int {
+        let clipped = try backend.project(parameters, firstMoment: firstMoment, secondMoment: secondMoment,
+                                          components: components, shape: shape, options: options)
+        try backend.prepareComponents(parameters, components: components, shape: shape)
+        return clipped
+    }
+
+    /// θ read back, in the data's units.
+    public func precisionParameters() throws -> PrecisionParameters {
+        var theta = [Float](repeating: 0, count: layout.count)
+        try theta.withUnsafeMutableBufferPointer { try backend.read(parameters, offset: 0, into: $0) }
+        return unpack(theta)
+    }
+
+    func pack(_ model: PrecisionParameters) -> [Float] {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        var theta = [Float](repeating: 0, count: layout.count)
+        for c in 0..<k {
+            for j in 0..<d {
+                theta[layout.means.lowerBound + c * d + j] = model.means[c * d + j] - origin[j]
+                theta[layout.logPrecision.lowerBound + c * d + j] = Foundation.log(model.precisionDiagonal[c * d + j])
+                for i in 0..<l {
+                    theta[layout.loadings.lowerBound + j * k * l + c * l + i] = model.precisionLoadings[(c * d + j) * l + i]
+                }
+            }
+            theta[layout.logits.lowerBound + c] = Foundation.log(model.weights[c])
+        }
+        return theta
+    }
+
+    func unpack(_ theta: [Float]) -> PrecisionParameters {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        var means = [Float](repeating: 0, count: k * d)
+        var diagonal = means
+        var gamma = [Float](repeating: 0, count: k * d * l)
+        for c in 0..<k {
+            for j in 0..<d {
+                means[c * d + j] = theta[layout.means.lowerBound + c * d + j] + origin[j]
+                diagonal[c * d + j] = Foundation.exp(theta[layout.logPrecision.lowerBound + c * d + j])
+                for i in 0..<l {
+                    gamma[(c * d + j) * l + i] = theta[layout.loadings.lowerBound + j * k * l + c * l + i]
+                }
+            }
+        }
+        let weights = softmax(Array(theta[layout.logits])).map(Float.init)
+        return PrecisionParameters(shape: shape, weights: weights, means: means,
+                                   precisionDiagonal: diagonal, precisionLoadings: gamma)
+    }
+
+    // MARK: Passes
+
+    /// Copies the given rows of `data`, centred, into the batch buffer.
+    public func loadBatch<C: Collection<Int>>(_ data: Matrix, rows indices: C) throws {
+        let d = shape.dimension
+        guard data.columns == d else {
+            throw MFAError.shapeMismatch("data have \(data.columns) columns, the model has d = \(d)")
+        }
+        guard indices.count <= capacity else {
+            throw MFAError.invalidArgument("batch of \(indices.count) rows exceeds capacity \(capacity)")
+        }
+        data.values.withUnsafeBufferPointer { source in
+            staging.withUnsafeMutableBufferPointer { target in
+                var out = 0
+                for index in indices {
+                    let base = index * d
+                    for j in 0..<d { target[out + j] = source[base + j] - origin[j] }
+                    out += d
+                }
+            }
+        }
+        rows = indices.count
+        try staging.withUnsafeBufferPointer {
+            try backend.write(UnsafeBufferPointer(rebasing: $0[0..<(rows * d)]), to: batch, offset: 0)
+        }
+    }
+
+    /// Log-densities and responsibilities of the current batch (DESIGN.md §2): two GEMMs and the
+    /// combining kernel.
+    public func forward() throws {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        try backend.expandBatch(batch, rows: rows, dimension: d, into: expanded)
+        try backend.gemm(MatrixProduct(transposeB: true, m: rows, n: k, k: 2 * d, lda: 2 * d,
+                                       bOffset: componentLayout.quadratic.lowerBound, ldb: 2 * d, ldc: k),
+                         a: expanded, b: components, c: quadratic)
+        if l > 0 {
+            try backend.gemm(MatrixProduct(m: rows, n: k * l, k: d, lda: d,
+                                           bOffset: layout.loadings.lowerBound, ldb: k * l, ldc: k * l),
+                             a: batch, b: parameters, c: latents)
+        }
+        try backend.logLikelihoods(quadratic: quadratic, latents: latents, components: components, shape: shape,
+                                   rows: rows, logDensity: logDensity, responsibilities: responsibilities)
+    }
+
+    /// The gradient of −mean log p over the current batch, after `forward`: two GEMMs for the
+    /// batch sums and the assembling kernel. Returns the buffer that holds it (θ's layout).
+    public func backward() throws -> B.Buffer {
+        let work = try gradientWork.get()
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let width = k * (l + 1)
+        try backend.weightLatents(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows,
+                                  scale: 1 / Float(rows), into: work.weighted)
+        try backend.gemm(MatrixProduct(transposeA: true, m: d, n: width, k: rows, lda: d, ldb: width, ldc: width),
+                         a: batch, b: work.weighted, c: work.crossSums)
+        try backend.gemm(MatrixProduct(transposeA: true, m: d, n: k, k: rows, lda: 2 * d,
+                                       bOffset: k * l, ldb: width, ldc: k),
+                         a: expanded, b: work.weighted, c: work.squareSums)
+        try backend.columnSums(work.weighted, rows: rows, columns: width, into: work.columnTotals)
+        try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
+                                     squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,
+                                     into: work.gradient)
+        return work.gradient
+    }
+
+    /// Floating-point work of one forward pass over `rows` samples, in the two GEMMs.
+    public static func forwardFlops(shape: MixtureShape, rows: Int) -> Double {
+        2 * Double(rows) * Double(shape.dimension) * Double(shape.components) * Double(shape.latent + 2)
+    }
+
+    /// The current batch's log-densities.
+    public func readLogDensity() throws -> [Float] {
+        var out = [Float](repeating: 0, count: rows)
+        try out.withUnsafeMutableBufferPointer { try backend.read(logDensity, offset: 0, into: $0) }
+        return out
+    }
+
+    /// The current batch's responsibilities, [rows, K].
+    public func readResponsibilities() throws -> [Float] {
+        var out = [Float](repeating: 0, count: rows * shape.components)
+        try out.withUnsafeMutableBufferPointer { try backend.read(responsibilities, offset: 0, into: $0) }
+        return out
+    }
+}
+
+/// Scratch for the backward pass, made on first use (evaluation never needs it).
+struct GradientBuffers<B: Backend> {
+    let weighted: B.Buffer
+    let crossSums: B.Buffer
+    let squareSums: B.Buffer
+    let columnTotals: B.Buffer
+    let gradient: B.Buffer
+
+    init(backend: B, shape: MixtureShape, capacity: Int) throws {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        weighted = try backend.makeBuffer(count: capacity * k * (l + 1))
+        crossSums = try backend.makeBuffer(count: d * k * (l + 1))
+        squareSums = try backend.makeBuffer(count: d * k)
+        columnTotals = try backend.makeBuffer(count: k * (l + 1))
+        gradient = try backend.makeBuffer(count: ParameterLayout(shape: shape).count)
+    }
+}
+
+/// softmax in float64.
+public func softmax(_ logits: [Float]) -> [Double] {
+    let top = Double(logits.max() ?? 0)
+    let exps = logits.map { Foundation.exp(Double($0) - top) }
+    let total = exps.reduce(0, +)
+    return exps.map { $0 / total }
+}

@@ -1,0 +1,72 @@
+/// Exact conversions between the covariance and precision forms (DESIGN.md §1), l×l work per
+/// component, in float64.
+extension MixtureModel {
+    /// covariance → precision: E = Ψ⁻¹, L = I + ΛᵀΨ⁻¹Λ = V diag(s) Vᵀ, Γ = Ψ⁻¹ Λ V diag(s)^{-1/2}.
+    /// That square root of L⁻¹ makes M = diag(1/s): the precision loadings come out canonical.
+    public func precisionParameters() throws -> PrecisionParameters {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        var diagonal = [Float](repeating: 0, count: k * d)
+        var gamma = [Float](repeating: 0, count: k * d * l)
+        for c in 0..<k {
+            let psiInverse = (0..<d).map { 1 / Double(noiseVariances[c * d + $0]) }
+            for j in 0..<d { diagonal[c * d + j] = Float(psiInverse[j]) }
+            guard l > 0 else { continue }
+            let lambda = (0..<(d * l)).map { Double(loadings[c * d * l + $0]) }
+            var inner = [Double](repeating: 0, count: l * l)
+            for i in 0..<l { inner[i * l + i] = 1 }
+            for j in 0..<d {
+                for a in 0..<l { for b in 0..<l { inner[a * l + b] += lambda[j * l + a] * psiInverse[j] * lambda[j * l + b] } }
+            }
+            let (s, v) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+            for j in 0..<d {
+                for b in 0..<l {
+                    var sum = 0.0
+                    for a in 0..<l { sum += lambda[j * l + a] * v[a * l + b] }
+                    gamma[(c * d + j) * l + b] = Float(psiInverse[j] * sum / s[b].squareRoot())
+                }
+            }
+        }
+        return PrecisionParameters(shape: shape, weights: weights, means: means,
+                                   precisionDiagonal: diagonal, precisionLoadings: gamma)
+    }
+}
+
+extension PrecisionParameters {
+    /// precision → covariance: Ψ = E⁻¹, M = V diag(λ) Vᵀ, Λ = E⁻¹ Γ V diag(λ)^{-1/2}.
+    /// Throws if some M_k is not positive definite (then P_k is not a precision matrix).
+    public func covarianceModel() throws -> MixtureModel {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        var noise = [Float](repeating: 0, count: k * d)
+        var loadings = [Float](repeating: 0, count: k * d * l)
+        for c in 0..<k {
+            let e = (0..<d).map { Double(precisionDiagonal[c * d + $0]) }
+            for j in 0..<d { noise[c * d + j] = Float(1 / e[j]) }
+            guard l > 0 else { continue }
+            let gamma = (0..<(d * l)).map { Double(precisionLoadings[c * d * l + $0]) }
+            let m = Self.innerMatrix(gamma: gamma, diagonal: e, latent: l)
+            let (lambda, v) = try SmallLinearAlgebra.symmetricEigen(m, order: l)
+            guard let smallest = lambda.first, smallest > 0 else {
+                throw MFAError.numerical("component \(c): M = I − ΓᵀE⁻¹Γ is not positive definite")
+            }
+            for j in 0..<d {
+                for b in 0..<l {
+                    var sum = 0.0
+                    for a in 0..<l { sum += gamma[j * l + a] * v[a * l + b] }
+                    loadings[(c * d + j) * l + b] = Float(sum / e[j] / lambda[b].squareRoot())
+                }
+            }
+        }
+        return try MixtureModel(shape: shape, weights: weights, means: means, loadings: loadings, noiseVariances: noise)
+    }
+
+    /// M = I − Γᵀ E⁻¹ Γ for one component (Γ row-major d×l), row-major l×l.
+    public static func innerMatrix(gamma: [Double], diagonal e: [Double], latent l: Int) -> [Double] {
+        var m = [Double](repeating: 0, count: l * l)
+        for i in 0..<l { m[i * l + i] = 1 }
+        for j in 0..<e.count {
+            let w = 1 / e[j]
+            for a in 0..<l { for b in 0..<l { m[a * l + b] -= gamma[j * l + a] * w * gamma[j * l + b] } }
+        }
+        return m
+    }
+}

@@ -1,0 +1,36 @@
+import CLAPACKE
+
+/// Dense float64 routines for the small l×l matrices of each component (LAPACKE).
+public enum SmallLinearAlgebra {
+    /// Eigendecomposition of a symmetric n×n row-major matrix: ascending eigenvalues and the
+    /// eigenvectors as the columns of a row-major n×n matrix (so `A = O diag(λ) Oᵀ`).
+    public static func symmetricEigen(_ matrix: [Double], order n: Int) throws -> (values: [Double], vectors: [Double]) {
+        precondition(matrix.count == n * n)
+        if n == 0 { return ([], []) }
+        var a = matrix
+        var w = [Double](repeating: 0, count: n)
+        let info = a.withUnsafeMutableBufferPointer { ap in
+            w.withUnsafeMutableBufferPointer { wp in
+                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")),
+                               lapack_int_t(n), ap.baseAddress, lapack_int_t(n), wp.baseAddress)
+            }
+        }
+        guard info == 0 else {
+            throw MFAError.numerical("symmetric eigendecomposition failed (LAPACKE_dsyevd info \(info))")
+        }
+        return (w, a)
+    }
+
+    /// Lower Cholesky factor of a symmetric positive-definite n×n row-major matrix, or nil if it
+    /// is not positive definite.
+    public static func cholesky(_ matrix: [Double], order n: Int) -> [Double]? {
+        if n == 0 { return [] }
+        var a = matrix
+        let info = a.withUnsafeMutableBufferPointer { ap in
+            LAPACKE_dpotrf(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), lapack_int_t(n), ap.baseAddress, lapack_int_t(n))
+        }
+        guard info == 0 else { return nil }
+        for i in 0..<n { for j in (i + 1)..<max(n, i + 1) where j < n { a[i * n + j] = 0 } }
+        return a
+    }
+}

@@ -1,0 +1,68 @@
+/// How `SGDTrainer` trains. Defaults are the settings measured on Fashion-MNIST in
+/// TRAINING-NOTES.md (Adam, base rate 3e-2 with per-group multipliers, batch 256, τ = 1e-3).
+public struct TrainingOptions: Sendable, Equatable {
+    public enum Optimizer: String, Sendable, CaseIterable { case adam, sgd }
+    public enum Initialisation: String, Sendable, CaseIterable {
+        /// Means at random training samples (the paper's random initialisation).
+        case random
+        /// k-means++ seeding and a few Lloyd iterations on a sample.
+        case kmeansPlusPlus = "kmeans++"
+    }
+
+    public var epochs = 20
+    public var batchSize = 256
+    /// The base learning rate: means and mixing logits train at this rate, the other groups
+    /// at `groupRateMultipliers` times it.
+    public var learningRate: Float = 3e-2
+    public var groupRateMultipliers: [ParameterGroup: Float] = [.means: 1, .logits: 1, .logPrecision: 3, .loadings: 0.3]
+    public var optimizer = Optimizer.adam
+    /// Momentum for `.sgd`.
+    public var momentum: Float = 0.9
+    public var adamBeta1: Float = 0.9
+    public var adamBeta2: Float = 0.999
+    public var adamEpsilon: Float = 1e-8
+    /// Linear warm-up steps before the cosine decay to zero.
+    public var warmupSteps = 100
+    public var initialisation = Initialisation.random
+    /// Lloyd iterations after k-means++ seeding, and the sample they run on.
+    public var kmeansIterations = 5
+    public var kmeansSampleSize = 10_000
+    public var seed: UInt64 = 0
+    /// σ²_min: no variance of any component falls below it (like scikit-learn's reg_covar).
+    public var minVariance: Double = 1e-3
+    /// τ: the floor on the eigenvalues of every M_k after each step.
+    public var eigenvalueFloor: Double = 1e-3
+
+    public init() {}
+
+    public func validate() throws {
+        guard epochs >= 1 else { throw MFAError.invalidArgument("--epochs must be at least 1 (got \(epochs))") }
+        guard batchSize >= 1 else { throw MFAError.invalidArgument("--batch-size must be at least 1 (got \(batchSize))") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw MFAError.invalidArgument("--learning-rate must be positive (got \(learningRate))")
+        }
+        guard minVariance > 0, minVariance.isFinite else {
+            throw MFAError.invalidArgument("--min-variance must be positive (got \(minVariance))")
+        }
+        guard eigenvalueFloor > 0, eigenvalueFloor < 1 else {
+            throw MFAError.invalidArgument("the eigenvalue floor τ must lie in (0, 1) (got \(eigenvalueFloor))")
+        }
+        guard (0..<1).contains(momentum) else { throw MFAError.invalidArgument("--momentum must lie in [0, 1)") }
+    }
+
+    /// The options as metadata strings for the model file.
+    public var metadata: [String: String] {
+        ["training.epochs": String(epochs), "training.batch_size": String(batchSize),
+         "training.learning_rate": String(learningRate), "training.optimizer": optimizer.rawValue,
+         "training.init": initialisation.rawValue, "training.seed": String(seed),
+         "training.min_variance": String(minVariance), "training.eigenvalue_floor": String(eigenvalueFloor),
+         "training.warmup_steps": String(warmupSteps), "training.algorithm": "sgd"]
+    }
+
+    /// The learning-rate factor at step `step` (1-based) of `total`: linear warm-up, cosine decay.
+    public func scheduleFactor(step: Int, total: Int) -> Float {
+        let warm = warmupSteps > 0 ? min(1, Float(step) / Float(warmupSteps)) : 1
+        let progress = Float(step) / Float(max(total, 1))
+        return warm * 0.5 * (1 + _cosine(Float.pi * min(progress, 1)))
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import MFA
+
+/// Samples read from a data file, one row each.
+public struct Dataset: Sendable {
+    public var samples: Matrix
+    /// Height and width when the file held images (N×H×W), for sample grids.
+    public var imageShape: ImageShape?
+
+    public init(samples: Matrix, imageShape: ImageShape? = nil) {
+        self.samples = samples
+        self.imageShape = imageShape
+    }
+}
+
+public struct ImageShape: Sendable, Equatable, CustomStringConvertible {
+    public var height: Int
+    public var width: Int
+
+    public init(height: Int, width: Int) {
+        self.height = height
+        self.width = width
+    }
+
+    /// Parses "HxW".
+    public init?(_ text: String) {
+        let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { return nil }
+        self.init(height: parts[0], width: parts[1])
+    }
+
+    public var description: String { "\(height)x\(width)" }
+}
+
+/// Reads data files by their content, not their name: `.npy`, IDX (gzipped or not) or CSV.
+/// Unsigned-byte data (pixels) are scaled to [0, 1]; N×H×W arrays are flattened to N×(H·W).
+/// NaN or infinite values are rejected with their position.
+public enum DataFile {
+    public static func load(_ path: String) throws -> Dataset {
+        var bytes = try readFile(path)
+        if Gzip.isCompressed(bytes) { bytes = try Gzip.decompress(bytes, path: path) }
+        let dataset: Dataset
+        if Numpy.isNumpy(bytes) {
+            dataset = try makeDataset(from: Numpy.parse(bytes, path: path), path: path)
+        } else if IDX.isIDX(bytes) {
+            dataset = try makeDataset(from: IDX.parse(bytes, path: path), path: path)
+        } else {
+            dataset = Dataset(samples: try CSV.parse(bytes, path: path))
+        }
+        try dataset.samples.validateFinite(name: path)
+        guard dataset.samples.rows > 0, dataset.samples.columns > 0 else {
+            throw MFAError.malformedFile(path: path, reason: "holds no samples")
+        }
+        return dataset
+    }
+
+    static func makeDataset(from array: NumpyArray, path: String) throws -> Dataset {
+        guard let rows = array.shape.first else {
+            throw MFAError.malformedFile(path: path, reason: "a scalar is not a data set")
+        }
+        let columns = checkedProduct(Array(array.shape.dropFirst())) ?? 0
+        let values = array.isBytes ? array.values.map { $0 / 255 } : array.values
+        let image = array.shape.count == 3 ? ImageShape(height: array.shape[1], width: array.shape[2]) : nil
+        return Dataset(samples: try Matrix(rows: rows, columns: columns, values: values), imageShape: image)
+    }
+
+    /// Integer labels, one per sample (for evaluation scripts): `.npy` or IDX.
+    public static func loadLabels(_ path: String) throws -> [Int] {
+        var bytes = try readFile(path)
+        if Gzip.isCompressed(bytes) { bytes = try Gzip.decompress(bytes, path: path) }
+        let array = Numpy.isNumpy(bytes) ? try Numpy.parse(bytes, path: path) : try IDX.parse(bytes, path: path)
+        guard array.shape.count == 1 else {
+            throw MFAError.malformedFile(path: path, reason: "labels must be one-dimensional, got shape \(array.shape)")
+        }
+        return array.values.map { Int($0) }
+    }
+}

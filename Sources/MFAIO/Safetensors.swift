@@ -1,0 +1,83 @@
+import Foundation
+import MFA
+
+/// A named float32 tensor.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(shape: [Int], values: [Float]) {
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
+/// header length, a JSON header naming each tensor's dtype, shape and byte range, then the data.
+public enum Safetensors {
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String], to path: String) throws {
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let tensor = tensors[name]!
+            guard checkedProduct(tensor.shape) == tensor.values.count else {
+                throw MFAError.shapeMismatch("tensor \(name) has \(tensor.values.count) values for shape \(tensor.shape)")
+            }
+            let size = tensor.values.count * 4
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + size]]
+            offset += size
+        }
+        var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
+        var bytes = littleEndianBytes(UInt64(json.count)) + json
+        bytes.reserveCapacity(bytes.count + offset)
+        for name in names {
+            tensors[name]!.values.withUnsafeBytes { bytes.append(contentsOf: $0) }  // little-endian hosts
+        }
+        try AtomicFile.write(bytes, to: path)
+    }
+
+    public static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        try parse(readFile(path), path: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        var reader = ByteReader(bytes, path: path)
+        let headerLength = try reader.littleEndianUInt(8, what: "the header length")
+        guard headerLength <= UInt64(reader.remaining) else {
+            throw MFAError.malformedFile(path: path, reason: "truncated: header length \(headerLength) exceeds the file")
+        }
+        let headerBytes = try reader.take(Int(headerLength), what: "the header")
+        guard let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
+            throw MFAError.malformedFile(path: path, reason: "not a safetensors file (header is not a JSON object)")
+        }
+        let data = try reader.take(reader.remaining, what: "the data")
+        var metadata = [String: String]()
+        var tensors = [String: Tensor]()
+        for (name, entry) in header {
+            if name == "__metadata__" {
+                metadata = (entry as? [String: String]) ?? [:]
+                continue
+            }
+            guard let info = entry as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw MFAError.malformedFile(path: path, reason: "tensor \(name) has a malformed entry")
+            }
+            let width: Int
+            switch dtype {
+            case "F32": width = 4
+            case "F64": width = 8
+            default: throw MFAError.malformedFile(path: path, reason: "tensor \(name) has unsupported dtype \(dtype)")
+            }
+            guard let count = checkedProduct(shape), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= data.count,
+                  offsets[1] - offsets[0] == count.multipliedReportingOverflow(by: width).partialValue else {
+                throw MFAError.malformedFile(path: path, reason: "tensor \(name): shape \(shape) does not match its bytes \(offsets)")
+            }
+            let slice = data[(data.startIndex + offsets[0])..<(data.startIndex + offsets[1])]
+            let values = Numpy.Scalar(width == 4 ? "<f4" : "<f8")!.decode(slice, count: count)
+            tensors[name] = Tensor(shape: shape, values: values)
+        }
+        return (tensors, metadata)
+    }
+}

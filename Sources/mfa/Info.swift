@@ -1,0 +1,23 @@
+import ArgumentParser
+import MFA
+import MFAIO
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a model file.")
+
+    @Argument(help: "Model file (.safetensors).")
+    var model: String
+
+    func run() throws {
+        let contents = try ModelFile.read(model)
+        let shape = contents.model.shape
+        say("kind: \(contents.metadata["kind"] ?? "mfa")")
+        say("components K: \(shape.components)")
+        say("dimension d: \(shape.dimension)")
+        say("latent l: \(shape.latent)")
+        say("free parameters: \(shape.freeParameterCount)")
+        for key in contents.metadata.keys.sorted() where !["kind", "components", "dimension", "latent"].contains(key) {
+            say("\(key): \(contents.metadata[key]!)")
+        }
+    }
+}

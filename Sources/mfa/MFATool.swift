@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct MFATool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mfa",
+        abstract: "Train and use mixtures of factor analysers (precision-form SGD, DESIGN.md).",
+        subcommands: [Train.self, Score.self, Predict.self, Sample.self, Info.self]
+    )
+}
