@@ -43,7 +43,7 @@ let package = Package(
         ),
 
         .testTarget(name: "MFATests", dependencies: ["MFA", "MFACPU", "CLAPACKE"]),
-        .testTarget(name: "MFAIOTests", dependencies: ["MFA", "MFAIO"]),
-        .testTarget(name: "MFACommandTests", dependencies: ["MFA", "MFAIO", "MFACPU"]),
+        .testTarget(name: "MFAIOTests", dependencies: ["MFA", "MFAIO", "CZlib"]),
+        .testTarget(name: "MFACommandTests", dependencies: ["MFA", "MFAIO", "mfa"]),
     ]
 )

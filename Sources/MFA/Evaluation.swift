@@ -8,7 +8,7 @@ extension MixtureEngine {
         for start in stride(from: 0, to: data.rows, by: capacity) {
             try loadBatch(data, rows: start..<min(start + capacity, data.rows))
             try forward()
-            logDensity += try readLogDensity().map(Double.init)
+            logDensity += try readLogDensity()
             if keepResponsibilities { responsibilities! += try readResponsibilities() }
         }
         return (logDensity, responsibilities)

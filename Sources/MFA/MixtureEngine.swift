@@ -3,8 +3,10 @@ import Foundation
 /// Runs the forward and backward passes of DESIGN.md §2 on a backend: the parameters θ live in
 /// a device buffer, batches are written in, and only per-sample figures come back.
 ///
-/// Data are centred on `origin` (DESIGN.md §2: it limits cancellation in the expanded quadratic),
-/// so θ holds μ − origin; `load` and `precisionParameters` speak in the data's own units.
+/// Data are standardised as x' = (x − origin)/scale: centring limits cancellation in the expanded
+/// quadratic (DESIGN.md §2), and one scalar scale makes learning rates independent of the data's
+/// units. θ holds the parameters of x' (μ' = (μ − origin)/s, e' = s² e, Γ' = s Γ); `load`,
+/// `precisionParameters` and `readLogDensity` speak in the data's own units.
 public final class MixtureEngine<B: Backend> {
     public let backend: B
     public let shape: MixtureShape
@@ -12,6 +14,8 @@ public final class MixtureEngine<B: Backend> {
     public let capacity: Int
     /// The point the data are centred on.
     public let origin: [Float]
+    /// The scalar the centred data are divided by.
+    public let scale: Float
     public let layout: ParameterLayout
     public let componentLayout: ComponentLayout
 
@@ -30,7 +34,7 @@ public final class MixtureEngine<B: Backend> {
     /// Rows in the current batch.
     public private(set) var rows = 0
 
-    public init(backend: B, shape: MixtureShape, capacity: Int, origin: [Float]) throws {
+    public init(backend: B, shape: MixtureShape, capacity: Int, origin: [Float], scale: Float = 1) throws {
         guard capacity >= 1 else { throw MFAError.invalidArgument("batch capacity must be at least 1") }
         guard origin.count == shape.dimension else {
             throw MFAError.shapeMismatch("origin has \(origin.count) values, expected d = \(shape.dimension)")
@@ -39,7 +43,9 @@ public final class MixtureEngine<B: Backend> {
         self.backend = backend
         self.shape = shape
         self.capacity = capacity
+        guard scale > 0, scale.isFinite else { throw MFAError.invalidArgument("data scale must be positive (got \(scale))") }
         self.origin = origin
+        self.scale = scale
         layout = ParameterLayout(shape: shape)
         componentLayout = ComponentLayout(shape: shape)
         parameters = try backend.makeBuffer(count: layout.count)
@@ -87,10 +93,10 @@ public final class MixtureEngine<B: Backend> {
         var theta = [Float](repeating: 0, count: layout.count)
         for c in 0..<k {
             for j in 0..<d {
-                theta[layout.means.lowerBound + c * d + j] = model.means[c * d + j] - origin[j]
-                theta[layout.logPrecision.lowerBound + c * d + j] = Foundation.log(model.precisionDiagonal[c * d + j])
+                theta[layout.means.lowerBound + c * d + j] = (model.means[c * d + j] - origin[j]) / scale
+                theta[layout.logPrecision.lowerBound + c * d + j] = Foundation.log(model.precisionDiagonal[c * d + j] * scale * scale)
                 for i in 0..<l {
-                    theta[layout.loadings.lowerBound + j * k * l + c * l + i] = model.precisionLoadings[(c * d + j) * l + i]
+                    theta[layout.loadings.lowerBound + j * k * l + c * l + i] = model.precisionLoadings[(c * d + j) * l + i] * scale
                 }
             }
             theta[layout.logits.lowerBound + c] = Foundation.log(model.weights[c])
@@ -105,10 +111,10 @@ public final class MixtureEngine<B: Backend> {
         var gamma = [Float](repeating: 0, count: k * d * l)
         for c in 0..<k {
             for j in 0..<d {
-                means[c * d + j] = theta[layout.means.lowerBound + c * d + j] + origin[j]
-                diagonal[c * d + j] = Foundation.exp(theta[layout.logPrecision.lowerBound + c * d + j])
+                means[c * d + j] = theta[layout.means.lowerBound + c * d + j] * scale + origin[j]
+                diagonal[c * d + j] = Foundation.exp(theta[layout.logPrecision.lowerBound + c * d + j]) / (scale * scale)
                 for i in 0..<l {
-                    gamma[(c * d + j) * l + i] = theta[layout.loadings.lowerBound + j * k * l + c * l + i]
+                    gamma[(c * d + j) * l + i] = theta[layout.loadings.lowerBound + j * k * l + c * l + i] / scale
                 }
             }
         }
@@ -119,7 +125,7 @@ public final class MixtureEngine<B: Backend> {
 
     // MARK: Passes
 
-    /// Copies the given rows of `data`, centred, into the batch buffer.
+    /// Copies the given rows of `data`, standardised, into the batch buffer.
     public func loadBatch<C: Collection<Int>>(_ data: Matrix, rows indices: C) throws {
         let d = shape.dimension
         guard data.columns == d else {
@@ -128,12 +134,13 @@ public final class MixtureEngine<B: Backend> {
         guard indices.count <= capacity else {
             throw MFAError.invalidArgument("batch of \(indices.count) rows exceeds capacity \(capacity)")
         }
+        let inverseScale = 1 / scale
         data.values.withUnsafeBufferPointer { source in
             staging.withUnsafeMutableBufferPointer { target in
                 var out = 0
                 for index in indices {
                     let base = index * d
-                    for j in 0..<d { target[out + j] = source[base + j] - origin[j] }
+                    for j in 0..<d { target[out + j] = (source[base + j] - origin[j]) * inverseScale }
                     out += d
                 }
             }
@@ -186,11 +193,12 @@ public final class MixtureEngine<B: Backend> {
         2 * Double(rows) * Double(shape.dimension) * Double(shape.components) * Double(shape.latent + 2)
     }
 
-    /// The current batch's log-densities.
-    public func readLogDensity() throws -> [Float] {
+    /// The current batch's log-densities in the data's units: log p(x) = log p'(x') − d log s.
+    public func readLogDensity() throws -> [Double] {
         var out = [Float](repeating: 0, count: rows)
         try out.withUnsafeMutableBufferPointer { try backend.read(logDensity, offset: 0, into: $0) }
-        return out
+        let jacobian = Double(shape.dimension) * Foundation.log(Double(scale))
+        return out.map { Double($0) - jacobian }
     }
 
     /// The current batch's responsibilities, [rows, K].

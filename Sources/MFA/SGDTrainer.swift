@@ -40,9 +40,10 @@ public struct SGDTrainer<B: Backend> {
         var random = RandomGenerator(seed: options.seed)
         let start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
         let moments = data.columnMoments()
+        let scale = standardScale(variance: moments.variance)
         let engine = try MixtureEngine(backend: backend, shape: shape, capacity: min(options.batchSize, data.rows),
-                                       origin: moments.mean.map(Float.init))
-        let projection = projectionOptions(variance: moments.variance)
+                                       origin: moments.mean.map(Float.init), scale: Float(scale))
+        let projection = projectionOptions(variance: moments.variance, scale: scale)
         let layout = engine.layout
         let first = try backend.makeBuffer(count: layout.count)
         let second = options.optimizer == .adam ? try backend.makeBuffer(count: layout.count) : nil
@@ -63,7 +64,7 @@ public struct SGDTrainer<B: Backend> {
                 step += 1
                 try engine.loadBatch(data, rows: order[batchStart..<min(batchStart + engine.capacity, data.rows)])
                 try engine.forward()
-                let batchSum = try engine.readLogDensity().reduce(0.0) { $0 + Double($1) }
+                let batchSum = try engine.readLogDensity().reduce(0, +)
                 guard batchSum.isFinite else {
                     throw MFAError.diverged("non-finite log-likelihood at epoch \(epoch), step \(step); try a smaller --learning-rate")
                 }
@@ -86,17 +87,26 @@ public struct SGDTrainer<B: Backend> {
         return try engine.precisionParameters()
     }
 
-    /// τ, and a ∈ [log(1/(100·max variance)), log(1/σ²_min)]: the upper bound is the variance floor;
-    /// the lower one only keeps e away from zero.
-    func projectionOptions(variance: [Double]) -> ProjectionOptions {
+    /// s = √(mean variance): one scalar, so that the learning rates do not depend on the data's units.
+    func standardScale(variance: [Double]) -> Double {
+        let meanVariance = variance.reduce(0, +) / Double(max(variance.count, 1))
+        return meanVariance > 0 ? meanVariance.squareRoot() : 1
+    }
+
+    /// τ, and a' = log(s² e) ∈ [log(s²/(100·max variance)), log(s²/σ²_min)]: the upper bound is the
+    /// variance floor; the lower one only keeps e away from zero.
+    func projectionOptions(variance: [Double], scale: Double) -> ProjectionOptions {
         let largest = max(variance.max() ?? 1, options.minVariance)
-        return ProjectionOptions(eigenvalueFloor: options.eigenvalueFloor,
-                                 logPrecisionRange: Float(-Foundation.log(100 * largest))...Float(-Foundation.log(options.minVariance)))
+        let logSquaredScale = 2 * Foundation.log(scale)
+        return ProjectionOptions(
+            eigenvalueFloor: options.eigenvalueFloor,
+            logPrecisionRange: Float(logSquaredScale - Foundation.log(100 * largest))...Float(logSquaredScale - Foundation.log(options.minVariance)))
     }
 
     func update(step: Int, total: Int, layout: ParameterLayout) -> OptimizerUpdate {
         let rate = options.learningRate * options.scheduleFactor(step: step, total: total)
-        let segments = layout.groups.map { ($0.range, rate * (options.groupRateMultipliers[$0.group] ?? 1)) }
+        let rates = options.groupRates(rate, dimension: layout.shape.dimension)
+        let segments = layout.groups.map { ($0.range, rates[$0.group]!) }
         switch options.optimizer {
         case .adam:
             return OptimizerUpdate(rule: .adam(beta1: options.adamBeta1, beta2: options.adamBeta2,

@@ -34,8 +34,8 @@ struct Train: ParsableCommand {
     @Option(help: "Samples per mini-batch.")
     var batchSize = 256
 
-    @Option(help: "Base learning rate (means and mixing logits; log-precisions train at 3×, loadings at 0.3×).")
-    var learningRate: Float = 3e-2
+    @Option(help: "Base learning rate: for the means, in units of the data's standard deviation (mixing logits train at 0.3×, log-precisions at 0.9×, loadings at 0.75/√d×).")
+    var learningRate: Float = 0.1
 
     @Option(help: "adam or sgd (heavy-ball momentum 0.9).")
     var optimizer: TrainingOptions.Optimizer = .adam

@@ -1,0 +1,41 @@
+# The two commands of README: `make demo` (train on Fashion-MNIST) and `make test` (the suite).
+# Both install the Debian packages they need first, when missing.
+
+PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers \
+            libclblast-dev pocl-opencl-icd dataset-fashion-mnist
+FASHION  := /usr/share/datasets/fashion-mnist
+OUT      := out
+MFA      := .build/release/mfa
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup build test demo bench clean
+
+setup:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: setup
+	swift build -c release --product mfa
+
+test: setup
+	swift test -c release
+
+# K = 50, l = 10, default options: train on the 60,000 training images, validate on the 10,000
+# test images after every epoch, then a sample grid and per-image test scores.
+demo: build
+	@mkdir -p $(OUT)
+	$(MFA) train $(FASHION)/train-images-idx3-ubyte.gz --components 50 --latent 10 \
+		--validation $(FASHION)/t10k-images-idx3-ubyte.gz --out $(OUT)/fashion-mnist.safetensors
+	$(MFA) score $(OUT)/fashion-mnist.safetensors $(FASHION)/t10k-images-idx3-ubyte.gz --out $(OUT)/test-scores.npy
+	$(MFA) sample $(OUT)/fashion-mnist.safetensors --count 64 --out $(OUT)/samples.npy --image $(OUT)/samples.png
+	@echo "model: $(OUT)/fashion-mnist.safetensors; samples: $(OUT)/samples.png"
+
+# Training-step GFLOP/s against cblas_sgemm on the same shapes (README's table).
+bench: setup
+	swift run -c release TrainingStepBenchmark
+
+clean:
+	rm -rf .build $(OUT)

@@ -1,0 +1,70 @@
+import Foundation
+import MFA
+import MFACPU
+import Testing
+
+@Suite struct TrainingTests {
+    /// Data drawn from a known MFA; the trained model's held-out log-likelihood must come within
+    /// 0.1 nats per sample (0.6%) of the true model's, and cannot beat it by more than noise.
+    @Test("Training recovers a known MFA", arguments: [TrainingOptions.Initialisation.random, .kmeansPlusPlus])
+    func recoversKnownModel(initialisation: TrainingOptions.Initialisation) throws {
+        let shape = try MixtureShape(components: 3, dimension: 10, latent: 2)
+        let truth = Fixtures.model(shape, seed: 3, loadingScale: 1.0)
+        var random = RandomGenerator(seed: 99)
+        let train = truth.sample(count: 6000, random: &random).samples
+        let test = truth.sample(count: 3000, random: &random).samples
+        var options = TrainingOptions()
+        options.epochs = 30
+        options.batchSize = 128
+        options.initialisation = initialisation
+        options.minVariance = 1e-3
+        let trained = try SGDTrainer(backend: CPUBackend(), options: options)
+            .train(train, components: 3, latent: 2).covarianceModel()
+        let backend = CPUBackend()
+        let trueScore = try truth.engine(backend: backend).meanLogLikelihood(test)
+        let trainedScore = try trained.engine(backend: backend).meanLogLikelihood(test)
+        #expect(trainedScore > trueScore - 0.1, "trained \(trainedScore) vs true \(trueScore)")
+        #expect(trainedScore < trueScore + 0.05, "trained \(trainedScore) vs true \(trueScore)")
+    }
+
+    @Test("The same seed gives the same model; another seed another")
+    func trainingIsDeterministic() throws {
+        let data = Fixtures.data(rows: 500, columns: 6, seed: 1)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.batchSize = 64
+        func run(_ seed: UInt64) throws -> PrecisionParameters {
+            options.seed = seed
+            return try SGDTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2)
+        }
+        #expect(try run(4) == run(4))
+        #expect(try run(4) != run(5))
+    }
+
+    @Test("Adam's first step moves each parameter by its learning rate against the gradient's sign")
+    func adamFirstStep() throws {
+        let backend = CPUBackend()
+        let theta = try backend.makeBuffer(count: 4), gradient = try backend.makeBuffer(count: 4)
+        let first = try backend.makeBuffer(count: 4), second = try backend.makeBuffer(count: 4)
+        try [1, 2, 3, 4].withUnsafeBufferPointer { try backend.write($0, to: theta, offset: 0) }
+        try [0.5, -2, 1e-3, 0].withUnsafeBufferPointer { try backend.write($0, to: gradient, offset: 0) }
+        let update = OptimizerUpdate(rule: .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, step: 1),
+                                     segments: [(0..<2, 0.1), (2..<4, 0.01)])
+        try backend.applyUpdate(update, parameters: theta, gradient: gradient, firstMoment: first, secondMoment: second)
+        let result = Array(UnsafeBufferPointer(start: theta.pointer, count: 4))
+        #expect(close(result.map(Double.init), [0.9, 2.1, 2.99, 4], atol: 1e-5, rtol: 0))
+    }
+
+    @Test("Bad options and impossible shapes are rejected with a message naming them")
+    func rejectsBadOptions() throws {
+        let data = Fixtures.data(rows: 10, columns: 4, seed: 2)
+        let trainer = SGDTrainer(backend: CPUBackend(), options: TrainingOptions())
+        #expect(throws: MFAError.self) { try trainer.train(data, components: 11, latent: 1) }
+        #expect(throws: MFAError.self) { try trainer.train(data, components: 2, latent: 4) }
+        var options = TrainingOptions()
+        options.learningRate = -1
+        #expect(throws: MFAError.invalidArgument("--learning-rate must be positive (got -1.0)")) {
+            try SGDTrainer(backend: CPUBackend(), options: options).train(data, components: 2, latent: 1)
+        }
+    }
+}
