@@ -32,7 +32,8 @@ public protocol Backend: AnyObject {
     /// (M_k = diag(λ_k), as `project` leaves it).
     func prepareComponents(_ parameters: Buffer, components: Buffer, shape: MixtureShape) throws
 
-    /// With quadratic[n,k] = expanded·quadraticᵀ and latents[n,k,:] = x_n·Γ_k (the two forward GEMMs):
+    /// With quadratic = expanded·quadraticᵀ [rows, K] and latents = batch·loadingsᵀ [rows, K·l]
+    /// (the two forward GEMMs):
     /// latents[n,k,:] −= Γ_kᵀμ_k (in place: centred latents z),
     /// ℓ[n,k] = offsets_k − ½ quadratic[n,k] + ½‖z[n,k,:]‖², logDensity[n] = logsumexp_k ℓ[n,k],
     /// responsibilities[n,k] = exp(ℓ[n,k] − logDensity[n]).
@@ -47,7 +48,7 @@ public protocol Backend: AnyObject {
     func columnSums(_ matrix: Buffer, rows: Int, columns: Int, into totals: Buffer) throws
 
     /// The gradient of the loss −(1/B) Σ_n log p(x_n) with respect to θ (DESIGN.md §2), from the
-    /// batch sums: crossSums = Xᵀ·weighted [d, K(l+1)], squareSums = (X∘X)ᵀ·w [d, K] and
+    /// batch sums: crossSums = weightedᵀ·X [K(l+1), d], squareSums = wᵀ·(X∘X) [K, d] and
     /// columnTotals = Σ_n weighted [K(l+1)], where w = r/B.
     func assembleGradient(_ parameters: Buffer, components: Buffer, crossSums: Buffer, squareSums: Buffer,
                           columnTotals: Buffer, shape: MixtureShape, into gradient: Buffer) throws

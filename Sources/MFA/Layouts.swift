@@ -1,9 +1,10 @@
 /// Where each parameter group lives in the flat parameter buffer θ (and in its gradient and
-/// optimizer moments, which share the layout). Row-major throughout:
+/// optimizer moments, which share the layout). Row-major and component-major throughout, so that
+/// every per-component pass walks contiguous memory:
 ///
 ///     means          μ      [K, d]
 ///     logPrecision   a      [K, d]      e = exp(a)
-///     loadings       Γ      [d, K·l]    Γ[j, k·l + i] = (Γ_k)_{ji}: one GEMM X·Γ gives all latents
+///     loadings       Γᵀ     [K, l, d]   row k·l + i is column i of Γ_k: one GEMM X·Γᵀ gives all latents
 ///     logits         α      [K]         π = softmax(α)
 public struct ParameterLayout: Hashable, Sendable {
     public let shape: MixtureShape
@@ -34,7 +35,7 @@ public enum ParameterGroup: String, CaseIterable, Sendable {
 ///     offsets        [K]       log π_k − (d/2) log 2π + ½(Σ_j log e_kj + log det M_k) − ½ Σ_j e_kj μ_kj²
 ///     latentShift    [K, l]    Γ_kᵀ μ_k
 ///     leverage       [K, d]    γ_kj M_k⁻¹ γ_kjᵀ  (γ_kj: row j of Γ_k)
-///     scaledLoadings [d, K·l]  E_k⁻¹ Γ_k M_k⁻¹, laid out like Γ
+///     scaledLoadings [K, l, d] (E_k⁻¹ Γ_k M_k⁻¹)ᵀ, laid out like the loadings
 ///     weights        [K]       π
 ///     eigenvalues    [K, l]    λ: M_k = diag(λ_k) once the projection has rotated Γ_k
 public struct ComponentLayout: Hashable, Sendable {

@@ -96,7 +96,7 @@ public final class MixtureEngine<B: Backend> {
                 theta[layout.means.lowerBound + c * d + j] = (model.means[c * d + j] - origin[j]) / scale
                 theta[layout.logPrecision.lowerBound + c * d + j] = Foundation.log(model.precisionDiagonal[c * d + j] * scale * scale)
                 for i in 0..<l {
-                    theta[layout.loadings.lowerBound + j * k * l + c * l + i] = model.precisionLoadings[(c * d + j) * l + i] * scale
+                    theta[layout.loadings.lowerBound + (c * l + i) * d + j] = model.precisionLoadings[(c * d + j) * l + i] * scale
                 }
             }
             theta[layout.logits.lowerBound + c] = Foundation.log(model.weights[c])
@@ -114,7 +114,7 @@ public final class MixtureEngine<B: Backend> {
                 means[c * d + j] = theta[layout.means.lowerBound + c * d + j] * scale + origin[j]
                 diagonal[c * d + j] = Foundation.exp(theta[layout.logPrecision.lowerBound + c * d + j]) / (scale * scale)
                 for i in 0..<l {
-                    gamma[(c * d + j) * l + i] = theta[layout.loadings.lowerBound + j * k * l + c * l + i] / scale
+                    gamma[(c * d + j) * l + i] = theta[layout.loadings.lowerBound + (c * l + i) * d + j] / scale
                 }
             }
         }
@@ -160,8 +160,8 @@ public final class MixtureEngine<B: Backend> {
                                        bOffset: componentLayout.quadratic.lowerBound, ldb: 2 * d, ldc: k),
                          a: expanded, b: components, c: quadratic)
         if l > 0 {
-            try backend.gemm(MatrixProduct(m: rows, n: k * l, k: d, lda: d,
-                                           bOffset: layout.loadings.lowerBound, ldb: k * l, ldc: k * l),
+            try backend.gemm(MatrixProduct(transposeB: true, m: rows, n: k * l, k: d, lda: d,
+                                           bOffset: layout.loadings.lowerBound, ldb: d, ldc: k * l),
                              a: batch, b: parameters, c: latents)
         }
         try backend.logLikelihoods(quadratic: quadratic, latents: latents, components: components, shape: shape,
@@ -176,11 +176,11 @@ public final class MixtureEngine<B: Backend> {
         let width = k * (l + 1)
         try backend.weightLatents(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows,
                                   scale: 1 / Float(rows), into: work.weighted)
-        try backend.gemm(MatrixProduct(transposeA: true, m: d, n: width, k: rows, lda: d, ldb: width, ldc: width),
-                         a: batch, b: work.weighted, c: work.crossSums)
-        try backend.gemm(MatrixProduct(transposeA: true, m: d, n: k, k: rows, lda: 2 * d,
-                                       bOffset: k * l, ldb: width, ldc: k),
-                         a: expanded, b: work.weighted, c: work.squareSums)
+        try backend.gemm(MatrixProduct(transposeA: true, m: width, n: d, k: rows, lda: width, ldb: d, ldc: d),
+                         a: work.weighted, b: batch, c: work.crossSums)
+        try backend.gemm(MatrixProduct(transposeA: true, m: k, n: d, k: rows, aOffset: k * l, lda: width,
+                                       ldb: 2 * d, ldc: d),
+                         a: work.weighted, b: expanded, c: work.squareSums)
         try backend.columnSums(work.weighted, rows: rows, columns: width, into: work.columnTotals)
         try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
                                      squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,

@@ -16,7 +16,7 @@ public struct EpochReport: Sendable {
 }
 
 /// Trains a mixture of factor analysers by mini-batch SGD in the precision form (DESIGN.md §1–2):
-/// forward and backward on the backend, an optimizer step, then the M_k projection, every batch.
+/// for every batch, forward and backward on the backend, an optimizer step, then the M_k projection.
 public struct SGDTrainer<B: Backend> {
     public let backend: B
     public let options: TrainingOptions
@@ -39,19 +39,10 @@ public struct SGDTrainer<B: Backend> {
         }
         var random = RandomGenerator(seed: options.seed)
         let start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
-        let moments = data.columnMoments()
-        let scale = standardScale(variance: moments.variance)
-        let engine = try MixtureEngine(backend: backend, shape: shape, capacity: min(options.batchSize, data.rows),
-                                       origin: moments.mean.map(Float.init), scale: Float(scale))
-        let projection = projectionOptions(variance: moments.variance, scale: scale)
-        let layout = engine.layout
-        let first = try backend.makeBuffer(count: layout.count)
-        let second = options.optimizer == .adam ? try backend.makeBuffer(count: layout.count) : nil
-        try engine.load(start, options: projection)
-
-        let batchesPerEpoch = (data.rows + engine.capacity - 1) / engine.capacity
-        let totalSteps = batchesPerEpoch * options.epochs
-        var step = 0
+        let batchSize = min(options.batchSize, data.rows)
+        let batchesPerEpoch = (data.rows + batchSize - 1) / batchSize
+        let session = try SGDSession(backend: backend, start: start, data: data, options: options,
+                                     totalSteps: batchesPerEpoch * options.epochs)
         var order = Array(0..<data.rows)
         let clock = ContinuousClock()
         let began = clock.now
@@ -60,22 +51,18 @@ public struct SGDTrainer<B: Backend> {
             order.shuffle(using: &random)
             var logLikelihoodSum = 0.0
             var clipped = 0
-            for batchStart in stride(from: 0, to: data.rows, by: engine.capacity) {
-                step += 1
-                try engine.loadBatch(data, rows: order[batchStart..<min(batchStart + engine.capacity, data.rows)])
-                try engine.forward()
-                let batchSum = try engine.readLogDensity().reduce(0, +)
-                guard batchSum.isFinite else {
-                    throw MFAError.diverged("non-finite log-likelihood at epoch \(epoch), step \(step); try a smaller --learning-rate")
+            for batchStart in stride(from: 0, to: data.rows, by: batchSize) {
+                try session.engine.loadBatch(data, rows: order[batchStart..<min(batchStart + batchSize, data.rows)])
+                let result = try session.step()
+                guard result.logLikelihood.isFinite else {
+                    throw MFAError.diverged(
+                        "non-finite log-likelihood at epoch \(epoch), step \(session.stepCount); try a smaller --learning-rate")
                 }
-                logLikelihoodSum += batchSum
-                let gradient = try engine.backward()
-                try backend.applyUpdate(update(step: step, total: totalSteps, layout: layout), parameters: engine.parameters,
-                                        gradient: gradient, firstMoment: first, secondMoment: second)
-                clipped += try engine.refresh(options: projection, firstMoment: first, secondMoment: second)
+                logLikelihoodSum += result.logLikelihood
+                clipped += result.clipped
             }
             let trainSeconds = seconds(clock.now - epochBegan)
-            let validationLogLikelihood = try validation.map { try engine.meanLogLikelihood($0) }
+            let validationLogLikelihood = try validation.map { try session.engine.meanLogLikelihood($0) }
             let elapsed = seconds(clock.now - began)
             progress(EpochReport(
                 epoch: epoch, epochs: options.epochs, trainLogLikelihood: logLikelihoodSum / Double(data.rows),
@@ -84,36 +71,76 @@ public struct SGDTrainer<B: Backend> {
                 remainingSeconds: elapsed / Double(epoch) * Double(options.epochs - epoch),
                 clippedFraction: Double(clipped) / Double(max(batchesPerEpoch * components * latent, 1))))
         }
-        return try engine.precisionParameters()
+        return try session.engine.precisionParameters()
+    }
+}
+
+/// The state of one SGD run on a backend: the engine (θ and workspaces), the optimizer moments,
+/// the step count, and the settings that every step applies.
+public final class SGDSession<B: Backend> {
+    public let engine: MixtureEngine<B>
+    public let options: TrainingOptions
+    public let totalSteps: Int
+    public private(set) var stepCount = 0
+    let firstMoment: B.Buffer
+    let secondMoment: B.Buffer?
+    let projection: ProjectionOptions
+
+    /// Standardises by `data`'s moments (see `MixtureEngine`) and loads `start`, projected.
+    public init(backend: B, start: PrecisionParameters, data: Matrix, options: TrainingOptions, totalSteps: Int) throws {
+        let moments = data.columnMoments()
+        let scale = Self.standardScale(variance: moments.variance)
+        engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
+                                   origin: moments.mean.map(Float.init), scale: Float(scale))
+        self.options = options
+        self.totalSteps = totalSteps
+        projection = Self.projectionOptions(variance: moments.variance, scale: scale, options: options)
+        firstMoment = try backend.makeBuffer(count: engine.layout.count)
+        secondMoment = options.optimizer == .adam ? try backend.makeBuffer(count: engine.layout.count) : nil
+        try engine.load(start, options: projection)
+    }
+
+    /// One step on the batch in the engine: returns the batch's summed log-likelihood (before the
+    /// step) and how many eigenvalues the projection clipped.
+    @discardableResult
+    public func step() throws -> (logLikelihood: Double, clipped: Int) {
+        stepCount += 1
+        try engine.forward()
+        let logLikelihood = try engine.readLogDensity().reduce(0, +)
+        let gradient = try engine.backward()
+        try engine.backend.applyUpdate(update(), parameters: engine.parameters, gradient: gradient,
+                                       firstMoment: firstMoment, secondMoment: secondMoment)
+        let clipped = try engine.refresh(options: projection, firstMoment: firstMoment, secondMoment: secondMoment)
+        return (logLikelihood, clipped)
+    }
+
+    func update() -> OptimizerUpdate {
+        let rate = options.learningRate * options.scheduleFactor(step: stepCount, total: totalSteps)
+        let rates = options.groupRates(rate, dimension: engine.shape.dimension)
+        let segments = engine.layout.groups.map { ($0.range, rates[$0.group]!) }
+        switch options.optimizer {
+        case .adam:
+            return OptimizerUpdate(rule: .adam(beta1: options.adamBeta1, beta2: options.adamBeta2,
+                                               epsilon: options.adamEpsilon, step: stepCount), segments: segments)
+        case .sgd:
+            return OptimizerUpdate(rule: .momentum(options.momentum), segments: segments)
+        }
     }
 
     /// s = √(mean variance): one scalar, so that the learning rates do not depend on the data's units.
-    func standardScale(variance: [Double]) -> Double {
+    static func standardScale(variance: [Double]) -> Double {
         let meanVariance = variance.reduce(0, +) / Double(max(variance.count, 1))
         return meanVariance > 0 ? meanVariance.squareRoot() : 1
     }
 
     /// τ, and a' = log(s² e) ∈ [log(s²/(100·max variance)), log(s²/σ²_min)]: the upper bound is the
     /// variance floor; the lower one only keeps e away from zero.
-    func projectionOptions(variance: [Double], scale: Double) -> ProjectionOptions {
+    static func projectionOptions(variance: [Double], scale: Double, options: TrainingOptions) -> ProjectionOptions {
         let largest = max(variance.max() ?? 1, options.minVariance)
         let logSquaredScale = 2 * Foundation.log(scale)
         return ProjectionOptions(
             eigenvalueFloor: options.eigenvalueFloor,
             logPrecisionRange: Float(logSquaredScale - Foundation.log(100 * largest))...Float(logSquaredScale - Foundation.log(options.minVariance)))
-    }
-
-    func update(step: Int, total: Int, layout: ParameterLayout) -> OptimizerUpdate {
-        let rate = options.learningRate * options.scheduleFactor(step: step, total: total)
-        let rates = options.groupRates(rate, dimension: layout.shape.dimension)
-        let segments = layout.groups.map { ($0.range, rates[$0.group]!) }
-        switch options.optimizer {
-        case .adam:
-            return OptimizerUpdate(rule: .adam(beta1: options.adamBeta1, beta2: options.adamBeta2,
-                                               epsilon: options.adamEpsilon, step: step), segments: segments)
-        case .sgd:
-            return OptimizerUpdate(rule: .momentum(options.momentum), segments: segments)
-        }
     }
 }
 

@@ -5,14 +5,14 @@ import MFA
 extension CPUBackend {
     public func expandBatch(_ batch: CPUBuffer, rows: Int, dimension d: Int, into expanded: CPUBuffer) throws {
         let x = batch.pointer, out = expanded.pointer
-        for n in 0..<rows {
+        try forEachChunk(of: rows, minimumChunk: 16) { range in for n in range {
             let source = x + n * d, target = out + n * 2 * d
             for j in 0..<d {
                 let value = source[j]
                 target[j] = value * value
                 target[d + j] = value
             }
-        }
+        } }
     }
 
     public func logLikelihoods(quadratic: CPUBuffer, latents: CPUBuffer, components: CPUBuffer, shape: MixtureShape,
@@ -21,7 +21,7 @@ extension CPUBackend {
         let layout = ComponentLayout(shape: shape)
         let offsets = components.pointer + layout.offsets.lowerBound
         let shift = components.pointer + layout.latentShift.lowerBound
-        for n in 0..<rows {
+        try forEachChunk(of: rows, minimumChunk: 16) { range in for n in range {
             let q = quadratic.pointer + n * k
             let z = latents.pointer + n * k * l
             let r = responsibilities.pointer + n * k
@@ -42,14 +42,14 @@ extension CPUBackend {
             let logSum = top + Float(Foundation.log(total))
             logDensity.pointer[n] = logSum
             for c in 0..<k { r[c] = Foundation.exp(r[c] - logSum) }
-        }
+        } }
     }
 
     public func weightLatents(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int,
                               scale: Float, into weighted: CPUBuffer) throws {
         let (k, l) = (shape.components, shape.latent)
         let width = k * (l + 1)
-        for n in 0..<rows {
+        try forEachChunk(of: rows, minimumChunk: 16) { range in for n in range {
             let r = responsibilities.pointer + n * k
             let z = latents.pointer + n * k * l
             let y = weighted.pointer + n * width
@@ -58,7 +58,7 @@ extension CPUBackend {
                 for i in 0..<l { y[c * l + i] = w * z[c * l + i] }
                 y[k * l + c] = w
             }
-        }
+        } }
     }
 
     public func columnSums(_ matrix: CPUBuffer, rows: Int, columns: Int, into totals: CPUBuffer) throws {
@@ -74,39 +74,40 @@ extension CPUBackend {
                                  squareSums: CPUBuffer, columnTotals: CPUBuffer, shape: MixtureShape,
                                  into gradient: CPUBuffer) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
-        let kl = k * l, width = k * (l + 1)
+        let kl = k * l
         let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
         let theta = parameters.pointer, g = gradient.pointer, comp = components.pointer
-        let totals = columnTotals.pointer
-        for j in 0..<d {
-            let cross = crossSums.pointer + j * width
-            let gammaRow = theta + layout.loadings.lowerBound + j * kl
-            let scaledRow = comp + cl.scaledLoadings.lowerBound + j * kl
-            let gradientRow = g + layout.loadings.lowerBound + j * kl
-            for c in 0..<k {
-                let index = c * d + j
-                let mu = Double(theta[layout.means.lowerBound + index])
-                let e = Double(Foundation.exp(theta[layout.logPrecision.lowerBound + index]))
-                let w = Double(totals[kl + c])
-                let s1 = Double(cross[kl + c])
-                let s2 = Double(squareSums.pointer[j * k + c])
-                let leverage = Double(comp[cl.leverage.lowerBound + index])
-                var loadingTerm = 0.0
+        let totals = columnTotals.pointer, cross = crossSums.pointer
+        try forEachChunk(of: k) { range in
+            for c in range {
+                let w = totals[kl + c]
+                let mu = theta + layout.means.lowerBound + c * d
+                let e = comp + cl.quadratic.lowerBound + c * 2 * d  // e_k, as prepareComponents left it
+                let s1 = cross + (kl + c) * d, s2 = squareSums.pointer + c * d
+                let leverage = comp + cl.leverage.lowerBound + c * d
+                let gradientMu = g + layout.means.lowerBound + c * d
+                let gradientA = g + layout.logPrecision.lowerBound + c * d
+                // ∂L/∂a = −e·½(W/e + W h/e² − Σ w δ²), Σ w δ² = s2 − 2μ s1 + W μ²
+                for j in 0..<d {
+                    let squaredDeviation = s2[j] - 2 * mu[j] * s1[j] + w * mu[j] * mu[j]
+                    gradientA[j] = -0.5 * (w + w * leverage[j] / e[j] - e[j] * squaredDeviation)
+                    gradientMu[j] = -e[j] * (s1[j] - w * mu[j])
+                }
                 for i in 0..<l {
                     let t = totals[c * l + i]
-                    loadingTerm += Double(gammaRow[c * l + i]) * Double(t)
-                    // ∂L/∂Γ = −(Σ w δ zᵀ − W E⁻¹ Γ M⁻¹)
-                    gradientRow[c * l + i] = -(cross[c * l + i] - Float(mu) * t - Float(w) * scaledRow[c * l + i])
+                    let row = (c * l + i) * d
+                    let gamma = theta + layout.loadings.lowerBound + row
+                    let sums = cross + row
+                    let scaled = comp + cl.scaledLoadings.lowerBound + row
+                    let gradientGamma = g + layout.loadings.lowerBound + row
+                    for j in 0..<d {
+                        // ∂L/∂μ = −(E Σ w δ − Γ Σ w z);  ∂L/∂Γ = −(Σ w δ zᵀ − W E⁻¹ Γ M⁻¹)
+                        gradientMu[j] += gamma[j] * t
+                        gradientGamma[j] = -(sums[j] - mu[j] * t - w * scaled[j])
+                    }
                 }
-                // ∂L/∂μ = −(E Σ w δ − Γ Σ w z)
-                g[layout.means.lowerBound + index] = Float(-(e * (s1 - w * mu) - loadingTerm))
-                // ∂L/∂a = −e·½(W/e + W h/e² − Σ w δ²)
-                let squaredDeviation = s2 - 2 * mu * s1 + w * mu * mu
-                g[layout.logPrecision.lowerBound + index] = Float(-0.5 * (w + w * leverage / e - e * squaredDeviation))
+                g[layout.logits.lowerBound + c] = -(w - comp[cl.weights.lowerBound + c])
             }
-        }
-        for c in 0..<k {
-            g[layout.logits.lowerBound + c] = -(totals[kl + c] - comp[cl.weights.lowerBound + c])
         }
     }
 
@@ -118,20 +119,31 @@ extension CPUBackend {
             guard let v = secondMoment?.pointer else {
                 throw MFAError.invalidArgument("Adam needs a second-moment buffer")
             }
-            let correction1 = 1 - Foundation.pow(beta1, Float(step))
-            let correction2 = 1 - Foundation.pow(beta2, Float(step))
+            let inverseCorrection1 = 1 / (1 - Foundation.pow(beta1, Float(step)))
+            let inverseCorrection2 = 1 / (1 - Foundation.pow(beta2, Float(step)))
             for (range, rate) in update.segments {
-                for p in range {
-                    m[p] = beta1 * m[p] + (1 - beta1) * g[p]
-                    v[p] = beta2 * v[p] + (1 - beta2) * g[p] * g[p]
-                    theta[p] -= rate * (m[p] / correction1) / ((v[p] / correction2).squareRoot() + epsilon)
+                try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
+                    let base = range.lowerBound + chunk.lowerBound
+                    let (t, gp, mp, vp) = (theta + base, g + base, m + base, v + base)
+                    for p in 0..<chunk.count {
+                        let gradient = gp[p]
+                        let first = beta1 * mp[p] + (1 - beta1) * gradient
+                        let second = beta2 * vp[p] + (1 - beta2) * gradient * gradient
+                        mp[p] = first
+                        vp[p] = second
+                        t[p] -= rate * (first * inverseCorrection1) / ((second * inverseCorrection2).squareRoot() + epsilon)
+                    }
                 }
             }
         case .momentum(let momentum):
             for (range, rate) in update.segments {
-                for p in range {
-                    m[p] = momentum * m[p] + g[p]
-                    theta[p] -= rate * m[p]
+                try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
+                    let base = range.lowerBound + chunk.lowerBound
+                    let (t, gp, mp) = (theta + base, g + base, m + base)
+                    for p in 0..<chunk.count {
+                        mp[p] = momentum * mp[p] + gp[p]
+                        t[p] -= rate * mp[p]
+                    }
                 }
             }
         }

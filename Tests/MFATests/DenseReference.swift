@@ -100,8 +100,8 @@ enum Dense {
                 p[i * d + i] = exp(theta[layout.logPrecision.lowerBound + c * d + i])
                 for j in 0..<d {
                     for a in 0..<l {
-                        p[i * d + j] -= theta[layout.loadings.lowerBound + i * k * l + c * l + a]
-                            * theta[layout.loadings.lowerBound + j * k * l + c * l + a]
+                        p[i * d + j] -= theta[layout.loadings.lowerBound + (c * l + a) * d + i]
+                            * theta[layout.loadings.lowerBound + (c * l + a) * d + j]
                     }
                 }
             }
