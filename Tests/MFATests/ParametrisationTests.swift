@@ -62,6 +62,38 @@ import Testing
         }
     }
 
+    @Test("The optimizer moments rotate with Γ: a first moment equal to Γ stays equal to it")
+    func momentsRotateWithLoadings() throws {
+        let shape = try MixtureShape(components: 2, dimension: 6, latent: 3)
+        let model = Fixtures.model(shape, seed: 8, loadingScale: 0.3)
+        let backend = CPUBackend()
+        let engine = try MixtureEngine(backend: backend, shape: shape, capacity: 1, origin: [Float](repeating: 0, count: 6))
+        try engine.load(try model.precisionParameters())
+        // Perturb Γ so that M is no longer diagonal, and copy θ into both moment buffers.
+        let loadings = engine.layout.loadings
+        for p in loadings { engine.parameters.pointer[p] += 0.05 * Float(p % 7 - 3) }
+        let first = try backend.makeBuffer(count: engine.layout.count), second = try backend.makeBuffer(count: engine.layout.count)
+        first.pointer.update(from: engine.parameters.pointer, count: engine.layout.count)
+        for p in 0..<engine.layout.count { second.pointer[p] = engine.parameters.pointer[p] * engine.parameters.pointer[p] }
+        let before = loadings.map { Double(engine.parameters.pointer[$0]) }
+        let clipped = try engine.refresh(options: ProjectionOptions(eigenvalueFloor: 1e-3, logPrecisionRange: -20...20),
+                                         firstMoment: first, secondMoment: second)
+        #expect(clipped == 0)
+        let gamma = loadings.map { Double(engine.parameters.pointer[$0]) }
+        #expect(!close(gamma, before, atol: 1e-3, rtol: 0), "the projection should have rotated Γ")
+        #expect(close(loadings.map { Double(first.pointer[$0]) }, gamma, atol: 1e-5, rtol: 1e-5))
+        // second ← second·(O∘O) keeps Σ_i second_ji = Σ_i Γ_ji² (O is orthogonal), row j of each component.
+        let (d, l) = (6, 3)
+        for c in 0..<2 {
+            for j in 0..<d {
+                let rows = (0..<l).map { (c * l + $0) * d + j }
+                let norm = rows.reduce(0.0) { $0 + gamma[$1] * gamma[$1] }
+                let sum = rows.reduce(0.0) { $0 + Double(second.pointer[loadings.lowerBound + $1]) }
+                #expect(abs(norm - sum) <= 1e-5 * max(norm, 1e-3), "component \(c), row \(j)")
+            }
+        }
+    }
+
     func innerMatrix(_ p: PrecisionParameters, component c: Int) -> [Double] {
         let (d, l) = (p.shape.dimension, p.shape.latent)
         let gamma = (0..<(d * l)).map { Double(p.precisionLoadings[c * d * l + $0]) }
