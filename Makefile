@@ -21,7 +21,7 @@ build: setup
 	swift build -c release --product mfa
 
 test: setup
-	swift test -c release
+	swift test -c release --disable-xctest
 
 # K = 50, l = 10, default options: train on the 60,000 training images, validate on the 10,000
 # test images after every epoch, then a sample grid and per-image test scores.

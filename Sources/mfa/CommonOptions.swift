@@ -25,6 +25,24 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// A model file and a data file of its dimension: what `score` and `predict` take.
+struct ModelAndData: ParsableArguments {
+    @Argument(help: "Model file (.safetensors).")
+    var model: String
+
+    @Argument(help: "Data file (.npy, IDX or CSV) with the model's dimension.")
+    var data: String
+
+    @OptionGroup var backendOptions: BackendOptions
+
+    /// The model, the data (checked against d), and an engine holding the model.
+    func load() throws -> (model: MixtureModel, samples: Matrix, engine: MixtureEngine<CPUBackend>) {
+        let contents = try ModelFile.read(model)
+        let dataset = try loadData(data, dimension: contents.model.shape.dimension)
+        return (contents.model, dataset.samples, try contents.model.engine(backend: backendOptions.backend.make()))
+    }
+}
+
 /// Loads a data file and checks it against the model's dimension.
 func loadData(_ path: String, dimension: Int? = nil) throws -> Dataset {
     let dataset = try DataFile.load(path)
