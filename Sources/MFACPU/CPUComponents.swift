@@ -23,7 +23,7 @@ extension CPUBackend {
             var scaled = [Double](repeating: 0, count: l * d)
             var root = [Float](repeating: 0, count: d)
             var inner = [Double](repeating: 0, count: l * l)
-            var rotation = [Float](repeating: 0, count: l * l), squaredRotation = rotation
+            var squaredRotation = [Float](repeating: 0, count: l * l)
             var product = [Float](repeating: 0, count: l * d)
             for c in range {
                 let offset = layout.loadings.lowerBound + c * l * d
@@ -34,32 +34,16 @@ extension CPUBackend {
                 for a in 0..<l { for b in 0..<l { inner[a * l + b] = a == b ? 1 : 0 } }
                 cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(l), blasInt(d), -1, scaled, blasInt(d),
                             1, &inner, blasInt(l))
-                var (lambda, vectors) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
-                for p in 0..<(l * l) {
-                    rotation[p] = Float(vectors[p])
-                    squaredRotation[p] = rotation[p] * rotation[p]
-                }
-                // Γ_k ← Γ_k O, i.e. Γ_kᵀ ← Oᵀ Γ_kᵀ, and the optimizer moments with it (P_k is unchanged).
-                rotate(gamma, by: rotation, l: l, d: d, scratch: &product)
-                if let first = firstMoment { rotate(first.pointer + offset, by: rotation, l: l, d: d, scratch: &product) }
+                let plan = try ProjectionPlan(inner: inner, latent: l, eigenvalueFloor: tau, component: c)
+                for p in 0..<(l * l) { squaredRotation[p] = plan.rotation[p] * plan.rotation[p] }
+                // Γ_k ← Γ_k R, i.e. Γ_kᵀ ← Rᵀ Γ_kᵀ, and the optimizer moments with it.
+                rotate(gamma, by: plan.rotation, l: l, d: d, scratch: &product)
+                if let first = firstMoment { rotate(first.pointer + offset, by: plan.rotation, l: l, d: d, scratch: &product) }
                 if let second = secondMoment {
                     rotate(second.pointer + offset, by: squaredRotation, l: l, d: d, scratch: &product)
                 }
-                var clipped = 0
-                for i in 0..<l where lambda[i] < tau || lambda[i] <= 0 {
-                    guard tau > 0 else {
-                        throw MFAError.numerical(
-                            "component \(c): M = I − ΓᵀE⁻¹Γ is not positive definite (eigenvalue \(lambda[i]))")
-                    }
-                    let factor = Float(((1 - tau) / (1 - lambda[i])).squareRoot())
-                    scale(gamma + i * d, by: factor, count: d)
-                    if let first = firstMoment { scale(first.pointer + offset + i * d, by: factor, count: d) }
-                    if let second = secondMoment { scale(second.pointer + offset + i * d, by: factor * factor, count: d) }
-                    lambda[i] = tau
-                    clipped += 1
-                }
-                for i in 0..<l { eigenvalues[c * l + i] = Float(lambda[i]) }
-                clippedCounts[c] = clipped
+                for i in 0..<l { eigenvalues[c * l + i] = plan.eigenvalues[i] }
+                clippedCounts[c] = plan.clipped
             }
         }
         return clippedCounts.reduce(0, +)
@@ -70,10 +54,6 @@ extension CPUBackend {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasInt(l), blasInt(d), blasInt(l), 1, r, blasInt(l),
                     block, blasInt(d), 0, &scratch, blasInt(d))
         scratch.withUnsafeBufferPointer { block.update(from: $0.baseAddress!, count: l * d) }
-    }
-
-    private func scale(_ row: UnsafeMutablePointer<Float>, by factor: Float, count: Int) {
-        for j in 0..<count { row[j] *= factor }
     }
 
     public func prepareComponents(_ parameters: CPUBuffer, components: CPUBuffer, shape: MixtureShape) throws {

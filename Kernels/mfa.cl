@@ -1,0 +1,243 @@
+// The named kernels of the Backend protocol (Sources/MFA/Backend.swift states each contract),
+// for the OpenCL backend. Every buffer is float32 and row-major; the layouts of θ and of the
+// component buffer are Sources/MFA/Layouts.swift's, passed in as offsets. The CPU backend's loops
+// are the reference each kernel is tested against.
+//
+// Host-set defines: MAX_LATENT (the largest l a work-item keeps in registers).
+
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double real_t;   // per-component constants in float64 where the device has it (DESIGN.md §2)
+#else
+typedef float real_t;
+#endif
+
+#ifndef MAX_LATENT
+#define MAX_LATENT 64
+#endif
+
+// expanded[n] = [x_n ∘ x_n | x_n]            global: (d, rows)
+__kernel void expand_batch(__global const float* x, const int d, __global float* expanded) {
+    const int j = get_global_id(0), n = get_global_id(1);
+    const float v = x[n * d + j];
+    expanded[n * 2 * d + j] = v * v;
+    expanded[n * 2 * d + d + j] = v;
+}
+
+// Tree reduction of `scratch` (local size a power of two); every work-item gets the result.
+#define REDUCE(scratch, lid, size, OP)                                                  \
+    for (int s = (size) / 2; s > 0; s >>= 1) {                                           \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                    \
+        if ((lid) < s) scratch[lid] = OP(scratch[lid], scratch[(lid) + s]);              \
+    }                                                                                    \
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+#define ADD(a, b) ((a) + (b))
+
+// One work-group per row n: z ← z − Γᵀμ in place, ℓ = offset − ½q + ½‖z‖², log-sum-exp, softmax.
+__kernel void log_likelihoods(__global const float* quadratic, __global float* latents,
+                              __global const float* components, const int K, const int l,
+                              const int offsetsAt, const int shiftAt,
+                              __global float* logDensity, __global float* responsibilities,
+                              __local float* scratch) {
+    const int n = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    __global const float* q = quadratic + (size_t)n * K;
+    __global float* z = latents + (size_t)n * K * l;
+    __global float* r = responsibilities + (size_t)n * K;
+    float top = -INFINITY;
+    for (int c = lid; c < K; c += size) {
+        float norm = 0.0f;
+        for (int i = 0; i < l; i++) {
+            const float centred = z[c * l + i] - components[shiftAt + c * l + i];
+            z[c * l + i] = centred;
+            norm += centred * centred;
+        }
+        const float value = components[offsetsAt + c] - 0.5f * q[c] + 0.5f * norm;
+        r[c] = value;
+        top = fmax(top, value);
+    }
+    scratch[lid] = top;
+    REDUCE(scratch, lid, size, fmax)
+    top = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float total = 0.0f;
+    for (int c = lid; c < K; c += size) total += exp(r[c] - top);
+    scratch[lid] = total;
+    REDUCE(scratch, lid, size, ADD)
+    const float logSum = top + log(scratch[0]);
+    if (lid == 0) logDensity[n] = logSum;
+    for (int c = lid; c < K; c += size) r[c] = exp(r[c] - logSum);
+}
+
+// weighted[n] = [s·r[n,k]·z[n,k,:] for all k | s·r[n,k] for all k]     global: (K(l+1), rows)
+__kernel void weight_latents(__global const float* responsibilities, __global const float* latents,
+                             const int K, const int l, const float scale, __global float* weighted) {
+    const int column = get_global_id(0), n = get_global_id(1);
+    const int width = K * (l + 1);
+    if (column < K * l) {
+        weighted[(size_t)n * width + column] = scale * responsibilities[(size_t)n * K + column / l]
+                                               * latents[(size_t)n * K * l + column];
+    } else {
+        weighted[(size_t)n * width + column] = scale * responsibilities[(size_t)n * K + column - K * l];
+    }
+}
+
+// totals[c] = Σ_n matrix[n, c]                 global: (columns)
+__kernel void column_sums(__global const float* matrix, const int rows, const int columns, __global float* totals) {
+    const int c = get_global_id(0);
+    float total = 0.0f;
+    for (int n = 0; n < rows; n++) total += matrix[(size_t)n * columns + c];
+    totals[c] = total;
+}
+
+// The gradient of −mean log p for component c, coordinate j (DESIGN.md §2).    global: (d, K)
+// θ offsets: means 0, logPrecision K·d, loadings 2K·d, logits 2K·d + K·l·d.
+__kernel void assemble_gradient(__global const float* theta, __global const float* components,
+                                __global const float* crossSums, __global const float* squareSums,
+                                __global const float* totals, const int K, const int d, const int l,
+                                const int leverageAt, const int scaledAt, const int weightsAt,
+                                __global float* gradient) {
+    const int j = get_global_id(0), c = get_global_id(1);
+    const int kd = K * d, kl = K * l;
+    const int index = c * d + j;
+    const float w = totals[kl + c];
+    const float mu = theta[index];
+    const float e = components[c * 2 * d + j];                 // e_k, from the quadratic rows
+    const float s1 = crossSums[(size_t)(kl + c) * d + j], s2 = squareSums[index];
+    const float squaredDeviation = s2 - 2.0f * mu * s1 + w * mu * mu;
+    gradient[kd + index] = -0.5f * (w + w * components[leverageAt + index] / e - e * squaredDeviation);
+    float gradientMu = -e * (s1 - w * mu);
+    for (int i = 0; i < l; i++) {
+        const size_t row = (size_t)(c * l + i) * d + j;
+        const float t = totals[c * l + i];
+        gradientMu += theta[2 * kd + row] * t;
+        gradient[2 * kd + row] = -(crossSums[row] - mu * t - w * components[scaledAt + row]);
+    }
+    gradient[index] = gradientMu;
+    if (j == 0) gradient[2 * kd + kl * d + c] = -(w - components[weightsAt + c]);
+}
+
+// Adam with bias correction on θ[offset ..< offset + count].     global: (count)
+__kernel void adam_update(__global float* theta, __global const float* gradient, __global float* first,
+                          __global float* second, const int offset, const float rate, const float beta1,
+                          const float beta2, const float epsilon, const float inverseCorrection1,
+                          const float inverseCorrection2) {
+    const int p = offset + get_global_id(0);
+    const float g = gradient[p];
+    const float m = beta1 * first[p] + (1.0f - beta1) * g;
+    const float v = beta2 * second[p] + (1.0f - beta2) * g * g;
+    first[p] = m;
+    second[p] = v;
+    theta[p] -= rate * (m * inverseCorrection1) / (sqrt(v * inverseCorrection2) + epsilon);
+}
+
+// Heavy-ball momentum on θ[offset ..< offset + count].           global: (count)
+__kernel void momentum_update(__global float* theta, __global const float* gradient, __global float* velocity,
+                              const int offset, const float rate, const float momentum) {
+    const int p = offset + get_global_id(0);
+    velocity[p] = momentum * velocity[p] + gradient[p];
+    theta[p] -= rate * velocity[p];
+}
+
+// a ← clamp(a, low, high), and e⁻¹ = exp(−a) for the inner matrices.   global: (K·d)
+__kernel void clip_log_precision(__global float* theta, const int kd, const float low, const float high,
+                                 __global float* inverseE) {
+    const int p = get_global_id(0);
+    const float a = clamp(theta[kd + p], low, high);
+    theta[kd + p] = a;
+    inverseE[p] = exp(-a);
+}
+
+// M_k[a,b] = δ_ab − Σ_j Γ_k[j,a] Γ_k[j,b] / e_kj, accumulated in real_t.    global: (l·l, K)
+__kernel void inner_matrices(__global const float* theta, __global const float* inverseE, const int K,
+                             const int d, const int l, __global float* inner) {
+    const int pair = get_global_id(0), c = get_global_id(1);
+    const int a = pair / l, b = pair % l;
+    __global const float* ga = theta + 2 * K * d + (size_t)(c * l + a) * d;
+    __global const float* gb = theta + 2 * K * d + (size_t)(c * l + b) * d;
+    __global const float* w = inverseE + (size_t)c * d;
+    real_t total = 0;
+    for (int j = 0; j < d; j++) total += (real_t)ga[j] * (real_t)gb[j] * (real_t)w[j];
+    inner[(size_t)c * l * l + pair] = (float)((a == b ? 1 : 0) - total);
+}
+
+// Γ_k ← Γ_k R_k on the [K, l, d] block at `offset` (R_k l×l row-major, squared entries if
+// `square`, for Adam's second moment).                              global: (d, K)
+__kernel void rotate_loadings(__global float* block, const int offset, __global const float* rotations,
+                              const int d, const int l, const int square) {
+    const int j = get_global_id(0), c = get_global_id(1);
+    __global float* base = block + offset + (size_t)c * l * d + j;
+    __global const float* r = rotations + (size_t)c * l * l;
+    float old[MAX_LATENT];
+    for (int i = 0; i < l; i++) old[i] = base[(size_t)i * d];
+    for (int i = 0; i < l; i++) {
+        float total = 0.0f;
+        for (int s = 0; s < l; s++) {
+            const float factor = square ? r[s * l + i] * r[s * l + i] : r[s * l + i];
+            total += old[s] * factor;
+        }
+        base[(size_t)i * d] = total;
+    }
+}
+
+// The per-coordinate quantities of component c (canonical θ: M_k = diag(λ_k)).    global: (d, K)
+__kernel void prepare_rows(__global const float* theta, __global float* components, const int K, const int d,
+                           const int l, const int leverageAt, const int scaledAt, const int eigenvaluesAt) {
+    const int j = get_global_id(0), c = get_global_id(1);
+    const int index = c * d + j;
+    const float e = exp(theta[K * d + index]);
+    components[c * 2 * d + j] = e;
+    components[c * 2 * d + d + j] = -2.0f * e * theta[index];
+    float leverage = 0.0f;
+    for (int i = 0; i < l; i++) {
+        const size_t row = (size_t)(c * l + i) * d + j;
+        const float g = theta[2 * K * d + row];
+        const float inverseLambda = 1.0f / components[eigenvaluesAt + c * l + i];
+        leverage += g * g * inverseLambda;
+        components[scaledAt + row] = g * inverseLambda / e;
+    }
+    components[leverageAt + index] = leverage;
+}
+
+// One work-group per component: the sums over d (in real_t), Γᵀμ, log π and the offset.
+__kernel void prepare_constants(__global const float* theta, __global float* components, const int K,
+                                const int d, const int l, const int offsetsAt, const int shiftAt,
+                                const int weightsAt, const int eigenvaluesAt, __local real_t* scratch) {
+    const int c = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    __global const float* mu = theta + (size_t)c * d;
+    __global const float* a = theta + (size_t)K * d + (size_t)c * d;
+    real_t sumLogE = 0, sumEMuSquared = 0;
+    for (int j = lid; j < d; j += size) {
+        sumLogE += a[j];
+        sumEMuSquared += (real_t)exp(a[j]) * (real_t)mu[j] * (real_t)mu[j];
+    }
+    scratch[lid] = sumLogE;
+    REDUCE(scratch, lid, size, ADD)
+    sumLogE = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    scratch[lid] = sumEMuSquared;
+    REDUCE(scratch, lid, size, ADD)
+    sumEMuSquared = scratch[0];
+    for (int i = 0; i < l; i++) {
+        __global const float* g = theta + 2 * (size_t)K * d + (size_t)(c * l + i) * d;
+        real_t shift = 0;
+        for (int j = lid; j < d; j += size) shift += (real_t)g[j] * (real_t)mu[j];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        scratch[lid] = shift;
+        REDUCE(scratch, lid, size, ADD)
+        if (lid == 0) components[shiftAt + c * l + i] = (float)scratch[0];
+    }
+    if (lid == 0) {
+        __global const float* logits = theta + 2 * (size_t)K * d + (size_t)K * l * d;
+        real_t top = logits[0];
+        for (int k = 1; k < K; k++) top = fmax(top, (real_t)logits[k]);
+        real_t total = 0;
+        for (int k = 0; k < K; k++) total += exp((real_t)logits[k] - top);
+        const real_t logWeight = logits[c] - top - log(total);
+        real_t logDetM = 0;
+        for (int i = 0; i < l; i++) logDetM += log((real_t)components[eigenvaluesAt + c * l + i]);
+        components[offsetsAt + c] = (float)(logWeight - 0.5 * d * log(2.0 * M_PI) + 0.5 * (sumLogE + logDetM)
+                                            - 0.5 * sumEMuSquared);
+        components[weightsAt + c] = (float)exp(logWeight);
+    }
+}

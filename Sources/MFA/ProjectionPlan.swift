@@ -1,0 +1,27 @@
+/// The host side of the M_k projection (DESIGN.md §1), shared by the backends: from M_k, the
+/// l×l matrix R_k = O diag(s) that every backend applies as Γ_k ← Γ_k R_k (first moment the same,
+/// second moment by R_k∘R_k), and the eigenvalues of M_k afterwards.
+public struct ProjectionPlan {
+    /// R = O diag(s), row-major l×l: O the eigenvectors of M, s_i = √((1−τ)/(1−λ_i)) where λ_i < τ, else 1.
+    public var rotation: [Float]
+    /// λ after clipping (each ≥ τ).
+    public var eigenvalues: [Float]
+    public var clipped: Int
+
+    /// `inner` is M_k (row-major l×l, float64). With τ = 0 nothing is clipped and λ_i ≤ 0 throws.
+    public init(inner: [Double], latent l: Int, eigenvalueFloor tau: Double, component: Int) throws {
+        var (lambda, vectors) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+        var factors = [Double](repeating: 1, count: l)
+        clipped = 0
+        for i in 0..<l where lambda[i] < tau || lambda[i] <= 0 {
+            guard tau > 0 else {
+                throw MFAError.numerical("component \(component): M = I − ΓᵀE⁻¹Γ is not positive definite (eigenvalue \(lambda[i]))")
+            }
+            factors[i] = ((1 - tau) / (1 - lambda[i])).squareRoot()
+            lambda[i] = tau
+            clipped += 1
+        }
+        rotation = (0..<(l * l)).map { Float(vectors[$0] * factors[$0 % l]) }
+        eigenvalues = lambda.map(Float.init)
+    }
+}
