@@ -9,7 +9,7 @@ func systemLibrary(_ name: String, pkgConfig: String, apt: [String]) -> Target {
 let package = Package(
     name: "swift-mfa",
     products: [
-        .library(name: "MFA", targets: ["MFA", "MFAIO", "MFACPU"]),
+        .library(name: "MFA", targets: ["MFA", "MFAIO", "MFACPU", "MFAOpenCL"]),
         .executable(name: "mfa", targets: ["mfa"]),
     ],
     dependencies: [
@@ -19,7 +19,6 @@ let package = Package(
         systemLibrary("CBLAS", pkgConfig: "openblas", apt: ["libopenblas-dev"]),
         systemLibrary("CLAPACKE", pkgConfig: "lapacke", apt: ["liblapacke-dev"]),
         systemLibrary("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
-        // Ready for the OpenCL backend; nothing links them yet.
         systemLibrary("COpenCL", pkgConfig: "OpenCL", apt: ["ocl-icd-opencl-dev", "opencl-headers"]),
         systemLibrary("CCLBlast", pkgConfig: "clblast", apt: ["libclblast-dev"]),
 
@@ -29,20 +28,24 @@ let package = Package(
         .target(name: "MFAIO", dependencies: ["MFA", "CZlib"]),
         // The Backend on OpenBLAS: the oracle and the fallback.
         .target(name: "MFACPU", dependencies: ["MFA", "CBLAS", "CLAPACKE"]),
+        // The Backend on OpenCL: Kernels/*.cl (embedded at build time) and CLBlast GEMMs.
+        .target(name: "MFAOpenCL", dependencies: ["MFA", "COpenCL", "CCLBlast"], plugins: ["EmbedKernels"]),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), path: "Plugins/EmbedKernels"),
         .executableTarget(
             name: "mfa",
             dependencies: [
-                "MFA", "MFAIO", "MFACPU",
+                "MFA", "MFAIO", "MFACPU", "MFAOpenCL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "TrainingStepBenchmark",
-            dependencies: ["MFA", "MFACPU", "CBLAS"],
+            dependencies: ["MFA", "MFACPU", "MFAOpenCL", "CBLAS"],
             path: "Benchmarks/TrainingStep"
         ),
 
         .testTarget(name: "MFATests", dependencies: ["MFA", "MFACPU", "CLAPACKE"]),
+        .testTarget(name: "MFAOpenCLTests", dependencies: ["MFA", "MFACPU", "MFAOpenCL"]),
         .testTarget(name: "MFAIOTests", dependencies: ["MFA", "MFAIO", "CZlib"]),
         .testTarget(name: "MFACommandTests", dependencies: ["MFA", "MFAIO", "mfa"]),
     ]

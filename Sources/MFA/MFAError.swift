@@ -14,6 +14,8 @@ public enum MFAError: Error, CustomStringConvertible, Equatable {
     case diverged(String)
     /// A numerical routine failed (e.g. a component whose precision is not positive definite).
     case numerical(String)
+    /// A compute device failed: no driver or device, a kernel that does not build, an allocation.
+    case device(String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum MFAError: Error, CustomStringConvertible, Equatable {
         case .fileAccess(let path, let reason): return "\(path): \(reason)"
         case .diverged(let message): return "training diverged: \(message)"
         case .numerical(let message): return "numerical failure: \(message)"
+        case .device(let message): return "device: \(message)"
         }
     }
 }

@@ -11,6 +11,12 @@ public struct ProjectionPlan {
     /// `inner` is M_k (row-major l×l, float64). With τ = 0 nothing is clipped and λ_i ≤ 0 throws.
     public init(inner: [Double], latent l: Int, eigenvalueFloor tau: Double, component: Int) throws {
         var (lambda, vectors) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+        // An eigenvector's sign is arbitrary; fix it (largest entry positive) so that backends whose
+        // M_k differ in the last bits rotate Γ the same way.
+        for i in 0..<l {
+            let largest = (0..<l).max { abs(vectors[$0 * l + i]) < abs(vectors[$1 * l + i]) }!
+            if vectors[largest * l + i] < 0 { for r in 0..<l { vectors[r * l + i] = -vectors[r * l + i] } }
+        }
         var factors = [Double](repeating: 1, count: l)
         clipped = 0
         for i in 0..<l where lambda[i] < tau || lambda[i] <= 0 {

@@ -1,0 +1,189 @@
+import CCLBlast
+import COpenCL
+import Foundation
+import MFA
+
+/// The Backend on OpenCL: buffers on one device, the kernels of `Kernels/mfa.cl` for the named
+/// operations and CLBlast for the GEMMs, all on one in-order queue. Only reads come back to the
+/// host, plus the l×l eigendecompositions of the projection (K·l² floats each way per step).
+public final class OpenCLBackend: Backend, @unchecked Sendable {
+    public typealias Buffer = OpenCLBuffer
+
+    public let device: OpenCLDevice
+    let context: cl_context
+    var queue: cl_command_queue?
+    let program: cl_program
+    let kernels: [String: cl_kernel]
+    /// The largest l the kernels keep in registers.
+    static let maxLatent = 64
+    /// Work-group size of the reduction kernels (a power of two the device allows).
+    let reductionSize: Int
+    /// Scratch buffers of the projection, by purpose, grown on demand.
+    var scratch: [String: OpenCLBuffer] = [:]
+
+    /// Opens `device` (nil: the first GPU, else the first device) and builds the kernels from
+    /// `source`; a kernel that does not build throws with the compiler's log.
+    public init(device index: Int? = nil, source: String = KernelSources.mfa) throws {
+        device = try OpenCLDevices.select(index)
+        var status: cl_int = 0
+        var id: cl_device_id? = device.id
+        guard let context = clCreateContext(nil, 1, &id, nil, nil, &status), status == CL_SUCCESS else {
+            throw MFAError.device("cannot create an OpenCL context on \(device.name) (error \(status))")
+        }
+        self.context = context
+        guard let queue = clCreateCommandQueue(context, device.id, 0, &status), status == CL_SUCCESS else {
+            clReleaseContext(context)
+            throw MFAError.device("cannot create a command queue on \(device.name) (error \(status))")
+        }
+        self.queue = queue
+        do {
+            program = try Self.build(source, context: context, device: device)
+            var made = [String: cl_kernel]()
+            for name in ["expand_batch", "log_likelihoods", "weight_latents", "column_sums", "assemble_gradient",
+                         "adam_update", "momentum_update", "clip_log_precision", "inner_matrices", "rotate_loadings",
+                         "prepare_rows", "prepare_constants"] {
+                guard let kernel = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
+                    throw MFAError.device("the kernel source has no kernel '\(name)' (error \(status))")
+                }
+                made[name] = kernel
+            }
+            kernels = made
+            var largest = 0
+            try check(clGetKernelWorkGroupInfo(made["log_likelihoods"], device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+                                               MemoryLayout<Int>.size, &largest, nil), "querying work-group sizes")
+            reductionSize = 1 << Int(log2(Double(max(1, min(64, largest)))))
+        } catch {
+            clReleaseCommandQueue(queue)
+            clReleaseContext(context)
+            throw error
+        }
+        GEMMTuning.apply(to: device)
+    }
+
+    deinit {
+        for kernel in kernels.values { clReleaseKernel(kernel) }
+        clReleaseProgram(program)
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    static func build(_ source: String, context: cl_context, device: OpenCLDevice) throws -> cl_program {
+        var status: cl_int = 0
+        let program: cl_program? = source.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            var length = strlen(text)
+            return clCreateProgramWithSource(context, 1, &pointer, &length, &status)
+        }
+        guard let program, status == CL_SUCCESS else { throw MFAError.device("cannot create the kernel program (error \(status))") }
+        var id: cl_device_id? = device.id
+        let built = clBuildProgram(program, 1, &id, "-DMAX_LATENT=\(maxLatent)", nil, nil)
+        guard built == CL_SUCCESS else {
+            var size = 0
+            clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size)
+            var log = [CChar](repeating: 0, count: size + 1)
+            clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &log, nil)
+            clReleaseProgram(program)
+            throw MFAError.device("the OpenCL kernels did not build on \(device.name) (error \(built)):\n\(text(log))")
+        }
+        return program
+    }
+
+    public var name: String { "opencl (\(device.name), \(device.platform))" }
+
+    // MARK: Buffers
+
+    public func makeBuffer(count: Int) throws -> OpenCLBuffer {
+        let bytes = max(count, 1) * MemoryLayout<Float>.size
+        guard UInt64(bytes) <= device.maxAllocation else {
+            throw MFAError.device(String(format: "a buffer of %.1f MiB exceeds %@'s largest allocation (%.1f MiB); use a smaller --batch-size",
+                                         Double(bytes) / 1048576, device.name, Double(device.maxAllocation) / 1048576))
+        }
+        var status: cl_int = 0
+        guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
+            throw MFAError.device(String(format: "cannot allocate %.1f MiB on %@ (error %d)", Double(bytes) / 1048576, device.name, status))
+        }
+        let buffer = OpenCLBuffer(memory: memory, count: count)
+        var zero: Float = 0
+        try check(clEnqueueFillBuffer(queue, memory, &zero, MemoryLayout<Float>.size, 0, bytes, 0, nil, nil), "clearing a buffer")
+        return buffer
+    }
+
+    public func write(_ values: UnsafeBufferPointer<Float>, to buffer: OpenCLBuffer, offset: Int) throws {
+        guard !values.isEmpty else { return }
+        try checkRange(buffer, offset, values.count)
+        try check(clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_TRUE), offset * 4, values.count * 4, values.baseAddress,
+                                       0, nil, nil), "writing to the device")
+    }
+
+    public func read(_ buffer: OpenCLBuffer, offset: Int, into values: UnsafeMutableBufferPointer<Float>) throws {
+        guard !values.isEmpty else { return }
+        try checkRange(buffer, offset, values.count)
+        try check(clEnqueueReadBuffer(queue, buffer.memory, cl_bool(CL_TRUE), offset * 4, values.count * 4, values.baseAddress,
+                                      0, nil, nil), "reading from the device")
+    }
+
+    private func checkRange(_ buffer: OpenCLBuffer, _ offset: Int, _ count: Int) throws {
+        guard offset >= 0, count >= 0, offset + count <= buffer.count else {
+            throw MFAError.invalidArgument("range \(offset)..<\(offset + count) outside a buffer of \(buffer.count)")
+        }
+    }
+
+    /// A scratch buffer of at least `count` floats for `purpose`.
+    func scratchBuffer(_ purpose: String, count: Int) throws -> OpenCLBuffer {
+        if let buffer = scratch[purpose], buffer.count >= count { return buffer }
+        let buffer = try makeBuffer(count: count)
+        scratch[purpose] = buffer
+        return buffer
+    }
+
+    // MARK: GEMM
+
+    public func gemm(_ p: MatrixProduct, a: OpenCLBuffer, b: OpenCLBuffer, c: OpenCLBuffer) throws {
+        guard p.m > 0, p.n > 0 else { return }
+        let status = CLBlastSgemm(CLBlastLayoutRowMajor, p.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo,
+                                  p.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo, p.m, p.n, p.k, p.alpha,
+                                  a.memory, p.aOffset, p.lda, b.memory, p.bOffset, p.ldb, p.beta, c.memory, p.cOffset, p.ldc,
+                                  &queue, nil)
+        guard status == CLBlastSuccess else {
+            throw MFAError.device("CLBlast SGEMM \(p.m)×\(p.n)×\(p.k) failed (status \(status.rawValue))")
+        }
+    }
+
+    // MARK: Launches
+
+    enum Argument {
+        case buffer(OpenCLBuffer)
+        case int(Int)
+        case float(Float)
+        /// `__local` scratch of this many bytes.
+        case local(Int)
+    }
+
+    /// Sets the arguments and enqueues `name` over `global` work-items (work-groups of `local`).
+    func launch(_ name: String, global: [Int], local: [Int]? = nil, _ arguments: [Argument]) throws {
+        guard !global.contains(0), let kernel = kernels[name] else { return }
+        for (index, argument) in arguments.enumerated() {
+            let slot = cl_uint(index)
+            let status: cl_int
+            switch argument {
+            case .buffer(let buffer):
+                var memory: cl_mem? = buffer.memory
+                status = clSetKernelArg(kernel, slot, MemoryLayout<cl_mem?>.size, &memory)
+            case .int(let value):
+                var v = cl_int(value)
+                status = clSetKernelArg(kernel, slot, MemoryLayout<cl_int>.size, &v)
+            case .float(let value):
+                var v = value
+                status = clSetKernelArg(kernel, slot, MemoryLayout<Float>.size, &v)
+            case .local(let bytes):
+                status = clSetKernelArg(kernel, slot, bytes, nil)
+            }
+            try check(status, "setting argument \(index) of \(name)")
+        }
+        try check(clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, global, local, 0, nil, nil),
+                  "launching \(name)")
+    }
+
+    /// Waits for everything enqueued (for timing).
+    public func finish() throws { try check(clFinish(queue), "waiting for the device") }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import MFA
+
+/// The named operations of the Backend protocol as launches of `Kernels/mfa.cl`.
+extension OpenCLBackend {
+    public func expandBatch(_ batch: OpenCLBuffer, rows: Int, dimension d: Int, into expanded: OpenCLBuffer) throws {
+        try launch("expand_batch", global: [d, rows], [.buffer(batch), .int(d), .buffer(expanded)])
+    }
+
+    public func logLikelihoods(quadratic: OpenCLBuffer, latents: OpenCLBuffer, components: OpenCLBuffer, shape: MixtureShape,
+                               rows: Int, logDensity: OpenCLBuffer, responsibilities: OpenCLBuffer) throws {
+        let cl = ComponentLayout(shape: shape)
+        try launch("log_likelihoods", global: [rows * reductionSize], local: [reductionSize],
+                   [.buffer(quadratic), .buffer(latents), .buffer(components), .int(shape.components), .int(shape.latent),
+                    .int(cl.offsets.lowerBound), .int(cl.latentShift.lowerBound), .buffer(logDensity),
+                    .buffer(responsibilities), .local(reductionSize * MemoryLayout<Float>.size)])
+    }
+
+    public func weightLatents(responsibilities: OpenCLBuffer, latents: OpenCLBuffer, shape: MixtureShape, rows: Int,
+                              scale: Float, into weighted: OpenCLBuffer) throws {
+        try launch("weight_latents", global: [shape.components * (shape.latent + 1), rows],
+                   [.buffer(responsibilities), .buffer(latents), .int(shape.components), .int(shape.latent),
+                    .float(scale), .buffer(weighted)])
+    }
+
+    public func columnSums(_ matrix: OpenCLBuffer, rows: Int, columns: Int, into totals: OpenCLBuffer) throws {
+        try launch("column_sums", global: [columns], [.buffer(matrix), .int(rows), .int(columns), .buffer(totals)])
+    }
+
+    public func assembleGradient(_ parameters: OpenCLBuffer, components: OpenCLBuffer, crossSums: OpenCLBuffer,
+                                 squareSums: OpenCLBuffer, columnTotals: OpenCLBuffer, shape: MixtureShape,
+                                 into gradient: OpenCLBuffer) throws {
+        let cl = ComponentLayout(shape: shape)
+        try launch("assemble_gradient", global: [shape.dimension, shape.components],
+                   [.buffer(parameters), .buffer(components), .buffer(crossSums), .buffer(squareSums), .buffer(columnTotals),
+                    .int(shape.components), .int(shape.dimension), .int(shape.latent), .int(cl.leverage.lowerBound),
+                    .int(cl.scaledLoadings.lowerBound), .int(cl.weights.lowerBound), .buffer(gradient)])
+    }
+
+    public func applyUpdate(_ update: OptimizerUpdate, parameters: OpenCLBuffer, gradient: OpenCLBuffer,
+                            firstMoment: OpenCLBuffer, secondMoment: OpenCLBuffer?) throws {
+        for (range, rate) in update.segments {
+            switch update.rule {
+            case .adam(let beta1, let beta2, let epsilon, let step):
+                guard let secondMoment else { throw MFAError.invalidArgument("Adam needs a second-moment buffer") }
+                try launch("adam_update", global: [range.count],
+                           [.buffer(parameters), .buffer(gradient), .buffer(firstMoment), .buffer(secondMoment),
+                            .int(range.lowerBound), .float(rate), .float(beta1), .float(beta2), .float(epsilon),
+                            .float(1 / (1 - pow(beta1, Float(step)))), .float(1 / (1 - pow(beta2, Float(step))))])
+            case .momentum(let momentum):
+                try launch("momentum_update", global: [range.count],
+                           [.buffer(parameters), .buffer(gradient), .buffer(firstMoment), .int(range.lowerBound),
+                            .float(rate), .float(momentum)])
+            }
+        }
+    }
+
+    /// The clipping and M_k on the device; each l×l eigendecomposition on the host
+    /// (`ProjectionPlan`, shared with the CPU backend); the rotations back on the device.
+    public func project(_ parameters: OpenCLBuffer, firstMoment: OpenCLBuffer?, secondMoment: OpenCLBuffer?,
+                        components: OpenCLBuffer, shape: MixtureShape, options: ProjectionOptions) throws -> Int {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        guard l <= Self.maxLatent else {
+            throw MFAError.invalidArgument("the OpenCL backend supports l ≤ \(Self.maxLatent) (got \(l))")
+        }
+        let inverseE = try scratchBuffer("inverseE", count: k * d)
+        try launch("clip_log_precision", global: [k * d],
+                   [.buffer(parameters), .int(k * d), .float(options.logPrecisionRange.lowerBound),
+                    .float(options.logPrecisionRange.upperBound), .buffer(inverseE)])
+        guard l > 0 else { return 0 }
+        let innerBuffer = try scratchBuffer("inner", count: k * l * l)
+        try launch("inner_matrices", global: [l * l, k],
+                   [.buffer(parameters), .buffer(inverseE), .int(k), .int(d), .int(l), .buffer(innerBuffer)])
+        var inner = [Float](repeating: 0, count: k * l * l)
+        try inner.withUnsafeMutableBufferPointer { try read(innerBuffer, offset: 0, into: $0) }
+        var rotations = [Float](repeating: 0, count: k * l * l)
+        var eigenvalues = [Float](repeating: 0, count: k * l)
+        var clipped = 0
+        for c in 0..<k {
+            let plan = try ProjectionPlan(inner: inner[(c * l * l)..<((c + 1) * l * l)].map(Double.init), latent: l,
+                                          eigenvalueFloor: options.eigenvalueFloor, component: c)
+            rotations.replaceSubrange((c * l * l)..<((c + 1) * l * l), with: plan.rotation)
+            eigenvalues.replaceSubrange((c * l)..<((c + 1) * l), with: plan.eigenvalues)
+            clipped += plan.clipped
+        }
+        let rotationBuffer = try scratchBuffer("rotations", count: k * l * l)
+        try rotations.withUnsafeBufferPointer { try write($0, to: rotationBuffer, offset: 0) }
+        try eigenvalues.withUnsafeBufferPointer {
+            try write($0, to: components, offset: ComponentLayout(shape: shape).eigenvalues.lowerBound)
+        }
+        let loadings = ParameterLayout(shape: shape).loadings.lowerBound
+        for (buffer, square) in [(parameters, false), (firstMoment, false), (secondMoment, true)] {
+            guard let buffer else { continue }
+            try launch("rotate_loadings", global: [d, k],
+                       [.buffer(buffer), .int(loadings), .buffer(rotationBuffer), .int(d), .int(l), .int(square ? 1 : 0)])
+        }
+        return clipped
+    }
+
+    public func prepareComponents(_ parameters: OpenCLBuffer, components: OpenCLBuffer, shape: MixtureShape) throws {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let cl = ComponentLayout(shape: shape)
+        try launch("prepare_rows", global: [d, k],
+                   [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l), .int(cl.leverage.lowerBound),
+                    .int(cl.scaledLoadings.lowerBound), .int(cl.eigenvalues.lowerBound)])
+        try launch("prepare_constants", global: [k * reductionSize], local: [reductionSize],
+                   [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l), .int(cl.offsets.lowerBound),
+                    .int(cl.latentShift.lowerBound), .int(cl.weights.lowerBound), .int(cl.eigenvalues.lowerBound),
+                    .local(reductionSize * (device.hasDoublePrecision ? 8 : 4))])
+    }
+}

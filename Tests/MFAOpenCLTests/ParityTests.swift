@@ -1,0 +1,128 @@
+import Foundation
+import MFA
+import MFACPU
+import MFAOpenCL
+import Testing
+
+/// One OpenCL backend for the whole suite: the program and CLBlast's kernels compile once, and
+/// the suite runs serialized because a cl_kernel's arguments are not thread-safe.
+let device = Result { try OpenCLBackend() }
+
+func randomModel(_ shape: MixtureShape, seed: UInt64) throws -> MixtureModel {
+    var random = RandomGenerator(seed: seed)
+    let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+    let weights = (0..<k).map { _ in Float(0.5 + random.uniform()) }
+    let total = weights.reduce(0, +)
+    return try MixtureModel(shape: shape, weights: weights.map { $0 / total },
+                            means: (0..<(k * d)).map { _ in Float(random.normal()) },
+                            loadings: (0..<(k * d * l)).map { _ in Float(0.4 * random.normal()) },
+                            noiseVariances: (0..<(k * d)).map { _ in Float(0.3 + random.uniform()) })
+}
+
+func randomData(rows: Int, columns: Int, seed: UInt64) throws -> Matrix {
+    var random = RandomGenerator(seed: seed)
+    return try Matrix(rows: rows, columns: columns, values: (0..<(rows * columns)).map { _ in Float(1.5 * random.normal()) })
+}
+
+func read<B: Backend>(_ backend: B, _ buffer: B.Buffer, count: Int) throws -> [Float] {
+    var values = [Float](repeating: 0, count: count)
+    try values.withUnsafeMutableBufferPointer { try backend.read(buffer, offset: 0, into: $0) }
+    return values
+}
+
+/// |a − b| ≤ atol + rtol·|b| everywhere, reporting the worst place.
+func expectClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ what: String) {
+    #expect(a.count == b.count, "\(what): \(a.count) vs \(b.count) values")
+    var worst = (index: -1, excess: Float(0))
+    for index in a.indices where index < b.count {
+        let excess = abs(a[index] - b[index]) - (atol + rtol * abs(b[index]))
+        if excess > worst.excess || !a[index].isFinite { worst = (index, excess.isNaN ? .infinity : excess) }
+    }
+    #expect(worst.index < 0, "\(what): element \(worst.index): \(worst.index >= 0 ? a[worst.index] : 0) vs \(worst.index >= 0 ? b[worst.index] : 0)")
+}
+
+@Suite(.serialized) struct ParityTests {
+    /// Shapes with l = 0, odd d, K not a multiple of the work-group size, partial batches.
+    static let cases: [(k: Int, d: Int, l: Int, rows: Int)] = [(1, 5, 0, 7), (3, 9, 2, 33), (7, 16, 4, 64), (70, 13, 3, 100), (5, 31, 1, 1)]
+
+    @Test("Log-likelihoods, responsibilities, gradients and an optimizer step equal the CPU backend's",
+          arguments: cases.indices)
+    func stepMatchesCPU(index: Int) throws {
+        let gpu = try device.get()
+        let (k, d, l, rows) = Self.cases[index]
+        let shape = try MixtureShape(components: k, dimension: d, latent: l)
+        let model = try randomModel(shape, seed: UInt64(index))
+        let data = try randomData(rows: rows, columns: d, seed: 50 + UInt64(index))
+        var options = TrainingOptions()
+        options.batchSize = rows
+        let cpuSession = try SGDSession(backend: CPUBackend(), start: try model.precisionParameters(), data: data,
+                                        options: options, totalSteps: 100)
+        let gpuSession = try SGDSession(backend: gpu, start: try model.precisionParameters(), data: data,
+                                        options: options, totalSteps: 100)
+        let layout = ParameterLayout(shape: shape)
+        expectClose(try read(gpu, gpuSession.engine.parameters, count: layout.count),
+                    try read(cpuSession.engine.backend, cpuSession.engine.parameters, count: layout.count),
+                    atol: 1e-5, rtol: 1e-4, "θ after loading and projecting")
+        try cpuSession.engine.loadBatch(data, rows: 0..<rows)
+        try gpuSession.engine.loadBatch(data, rows: 0..<rows)
+        try cpuSession.engine.forward()
+        try gpuSession.engine.forward()
+        expectClose(try gpuSession.engine.readLogDensity().map(Float.init), try cpuSession.engine.readLogDensity().map(Float.init),
+                    atol: 2e-3, rtol: 1e-5, "log-densities")
+        expectClose(try gpuSession.engine.readResponsibilities(), try cpuSession.engine.readResponsibilities(),
+                    atol: 1e-4, rtol: 1e-3, "responsibilities")
+        let cpuGradient = try read(cpuSession.engine.backend, try cpuSession.engine.backward(), count: layout.count)
+        let gpuGradient = try read(gpu, try gpuSession.engine.backward(), count: layout.count)
+        let scale = cpuGradient.map(abs).max() ?? 1
+        expectClose(gpuGradient, cpuGradient, atol: 1e-4 * scale, rtol: 1e-3, "gradient")
+        // One whole optimizer step (forward, backward, Adam, projection) from the same state.
+        try cpuSession.step()
+        try gpuSession.step()
+        expectClose(try read(gpu, gpuSession.engine.parameters, count: layout.count),
+                    try read(cpuSession.engine.backend, cpuSession.engine.parameters, count: layout.count),
+                    atol: 1e-4, rtol: 1e-3, "θ after one step")
+    }
+
+    @Test("A short training run from the same seed ends with nearly the same model")
+    func trainingMatchesCPU() throws {
+        let gpu = try device.get()
+        let shape = try MixtureShape(components: 3, dimension: 8, latent: 2)
+        var random = RandomGenerator(seed: 3)
+        let truth = try randomModel(shape, seed: 9)
+        let train = truth.sample(count: 1500, random: &random).samples
+        let test = truth.sample(count: 500, random: &random).samples
+        var options = TrainingOptions()
+        options.epochs = 3
+        options.batchSize = 100
+        let cpuModel = try SGDTrainer(backend: CPUBackend(), options: options).train(train, components: 3, latent: 2).covarianceModel()
+        let gpuModel = try SGDTrainer(backend: gpu, options: options).train(train, components: 3, latent: 2).covarianceModel()
+        let cpuScore = try cpuModel.engine(backend: CPUBackend()).meanLogLikelihood(test)
+        let gpuScore = try gpuModel.engine(backend: gpu).meanLogLikelihood(test)
+        #expect(abs(cpuScore - gpuScore) < 1e-3, "CPU \(cpuScore) vs OpenCL \(gpuScore)")
+    }
+}
+
+@Suite(.serialized) struct OpenCLErrorTests {
+    @Test("A kernel source that does not compile throws with the compiler's log")
+    func brokenKernelThrowsWithLog() throws {
+        _ = try device.get()
+        do {
+            _ = try OpenCLBackend(source: "__kernel void expand_batch(__global float* x) { x[0] = undefined_name; }")
+            Issue.record("a broken kernel built")
+        } catch let error as MFAError {
+            guard case .device(let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(message.contains("did not build") && message.contains("undefined_name"))
+        }
+    }
+
+    @Test("An allocation larger than the device allows throws a clear error")
+    func hugeAllocationThrows() throws {
+        let gpu = try device.get()
+        #expect(throws: MFAError.self) { _ = try gpu.makeBuffer(count: Int(gpu.device.maxAllocation / 4) + 1) }
+    }
+
+    @Test("A device index that does not exist throws a clear error")
+    func missingDeviceThrows() throws {
+        #expect(throws: MFAError.self) { _ = try OpenCLBackend(device: 999) }
+    }
+}
