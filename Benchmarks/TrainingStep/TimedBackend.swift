@@ -3,21 +3,30 @@ import MFA
 
 /// A Backend that forwards every call to `base` and adds up the wall time spent in each
 /// operation, to attribute a training step's time to GEMMs and kernels.
+/// `synchronise` waits for the device after each operation, so asynchronous backends are timed
+/// too; the step totals are measured with it off.
 final class TimedBackend<Base: Backend>: Backend {
     typealias Buffer = Base.Buffer
     let base: Base
+    let wait: () throws -> Void
+    var synchronise = false
     private(set) var seconds: [String: Double] = [:]
 
-    init(_ base: Base) { self.base = base }
+    init(_ base: Base, wait: @escaping () throws -> Void = {}) {
+        self.base = base
+        self.wait = wait
+    }
 
     var name: String { base.name }
 
     func reset() { seconds = [:] }
 
-    private func timed<T>(_ label: String, _ body: () throws -> T) rethrows -> T {
+    private func timed<T>(_ label: String, _ body: () throws -> T) throws -> T {
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { seconds[label, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
-        return try body()
+        let result = try body()
+        if synchronise { try wait() }
+        seconds[label, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return result
     }
 
     func makeBuffer(count: Int) throws -> Buffer { try base.makeBuffer(count: count) }

@@ -3,26 +3,45 @@ import Foundation
 import MFA
 import MFACPU
 import MFAIO
+import MFAOpenCL
 
 /// The backends a command can run on.
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
-    case cpu
-
-    /// The backend, said once on stderr so that scripts reading stdout are not disturbed.
-    func make() -> CPUBackend {
-        let backend = CPUBackend()
-        printError("backend: \(backend.name)")
-        return backend
-    }
+    case auto, cpu, opencl
 }
 
 struct BackendOptions: ParsableArguments {
-    @Option(help: "Where to compute: cpu (OpenBLAS).")
-    var backend: BackendChoice = .cpu
-}
+    @Option(help: "Where to compute: auto (an OpenCL GPU if there is one, else the CPU), cpu (OpenBLAS) or opencl.")
+    var backend: BackendChoice = .auto
 
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    @Option(help: "The OpenCL device to use (an index from `mfa devices`; default: the first GPU, else the first device).")
+    var device: Int?
+
+    /// The backend, said once on stderr so that scripts reading stdout are not disturbed. Under
+    /// `auto`, an OpenCL GPU that cannot be opened falls back to the CPU with a warning.
+    func make() throws -> any Backend {
+        let made: any Backend
+        switch backend {
+        case .cpu:
+            made = CPUBackend()
+        case .opencl:
+            made = try OpenCLBackend(device: device)
+        case .auto:
+            let gpu = (try? OpenCLDevices.all.get())?.first(where: { $0.isGPU && (device == nil || $0.index == device) })
+            if let gpu {
+                do {
+                    made = try OpenCLBackend(device: gpu.index)
+                } catch {
+                    printError("warning: OpenCL device \(gpu.name) failed (\(error)); using the CPU")
+                    made = CPUBackend()
+                }
+            } else {
+                made = CPUBackend()
+            }
+        }
+        printError("backend: \(made.name)\(backend == .auto ? " (auto)" : "")")
+        return made
+    }
 }
 
 /// A model file and a data file of its dimension: what `score` and `predict` take.
@@ -35,12 +54,15 @@ struct ModelAndData: ParsableArguments {
 
     @OptionGroup var backendOptions: BackendOptions
 
-    /// The model, the data (checked against d), and an engine holding the model.
-    func load() throws -> (model: MixtureModel, samples: Matrix, engine: MixtureEngine<CPUBackend>) {
+    /// The model and the data, checked against its d.
+    func load() throws -> (model: MixtureModel, samples: Matrix) {
         let contents = try ModelFile.read(model)
-        let dataset = try loadData(data, dimension: contents.model.shape.dimension)
-        return (contents.model, dataset.samples, try contents.model.engine(backend: backendOptions.backend.make()))
+        return (contents.model, try loadData(data, dimension: contents.model.shape.dimension).samples)
     }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
 /// Loads a data file and checks it against the model's dimension.

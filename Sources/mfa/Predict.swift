@@ -16,9 +16,9 @@ struct Predict: ParsableCommand {
     var probabilities: String?
 
     func run() throws {
-        let (model, samples, engine) = try input.load()
+        let (model, samples) = try input.load()
         let k = model.shape.components
-        let r = try engine.evaluate(samples, keepResponsibilities: true).responsibilities!
+        let r = try responsibilities(model, samples, on: try input.backendOptions.make())
         let labels = (0..<samples.rows).map { n in
             Double((0..<k).max(by: { r[n * k + $0] < r[n * k + $1] })!)
         }
@@ -27,5 +27,9 @@ struct Predict: ParsableCommand {
             try Numpy.write(r.map(Double.init), shape: [samples.rows, k], dtype: "<f8", to: probabilities)
         }
         say("wrote \(labels.count) labels to \(out)")
+    }
+
+    func responsibilities(_ model: MixtureModel, _ samples: Matrix, on backend: some Backend) throws -> [Float] {
+        try model.engine(backend: backend).evaluate(samples, keepResponsibilities: true).responsibilities!
     }
 }

@@ -13,9 +13,13 @@ struct Score: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let (_, samples, engine) = try input.load()
-        let scores = try engine.evaluate(samples).logDensity
+        let (model, samples) = try input.load()
+        let scores = try score(model, samples, on: try input.backendOptions.make())
         if let out { try Numpy.write(scores, shape: [scores.count], dtype: "<f8", to: out) }
         say(String(format: "mean log-likelihood %.4f nats per sample over %d samples", scores.reduce(0, +) / Double(scores.count), scores.count))
+    }
+
+    func score(_ model: MixtureModel, _ samples: Matrix, on backend: some Backend) throws -> [Double] {
+        try model.engine(backend: backend).evaluate(samples).logDensity
     }
 }

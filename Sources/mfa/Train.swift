@@ -74,13 +74,11 @@ struct Train: ParsableCommand {
         options.initialisation = self.`init`
         options.seed = seed
         options.minVariance = minVariance
-        let backend = backendOptions.backend.make()
         let x = dataset.samples
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
-        let trainer = SGDTrainer(backend: backend, options: options)
         var last: EpochReport?
-        let parameters = try trainer.train(x, components: components, latent: latent,
-                                           validation: validationSet?.samples) { report in
+        let parameters = try train(x, validation: validationSet?.samples, options: options,
+                                   on: try backendOptions.make()) { report in
             last = report
             var line = String(format: "epoch %d/%d  train %.2f", report.epoch, report.epochs, report.trainLogLikelihood)
             if let v = report.validationLogLikelihood { line += String(format: "  validation %.2f", v) }
@@ -95,7 +93,14 @@ struct Train: ParsableCommand {
         metadata["training.seconds"] = String(format: "%.1f", last?.elapsedSeconds ?? 0)
         if let v = last?.validationLogLikelihood { metadata["validation_log_likelihood"] = String(v) }
         if let image = shape.flatMap(ImageShape.init) ?? dataset.imageShape { metadata["image_shape"] = image.description }
+        metadata["training.backend"] = backendOptions.backend.rawValue
         try ModelFile.write(model, metadata: metadata, to: out)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
+    }
+
+    func train(_ x: Matrix, validation: Matrix?, options: TrainingOptions, on backend: some Backend,
+               progress: (EpochReport) -> Void) throws -> PrecisionParameters {
+        try SGDTrainer(backend: backend, options: options).train(x, components: components, latent: latent,
+                                                                  validation: validation, progress: progress)
     }
 }
