@@ -2,13 +2,13 @@
 # Both install the Debian packages they need first, when missing.
 
 PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers \
-            libclblast-dev pocl-opencl-icd dataset-fashion-mnist
+            libclblast-dev pocl-opencl-icd oclgrind dataset-fashion-mnist
 FASHION  := /usr/share/datasets/fashion-mnist
 OUT      := out
 MFA      := .build/release/mfa
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup build test oclgrind demo bench clean
 
 setup:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -20,8 +20,21 @@ setup:
 build: setup
 	swift build -c release --product mfa
 
+# The whole suite (the OpenCL tests run on PoCL), then the kernel tests under Oclgrind.
 test: setup
 	swift test -c release --disable-xctest
+	$(MAKE) --no-print-directory oclgrind
+
+# The kernel tests on Oclgrind's simulated device, which reports the data races, out-of-bounds and
+# uninitialised accesses, barrier divergence and API misuse that PoCL would run silently.
+# Any report fails the target.
+oclgrind: setup
+	swift build -c release --build-tests
+	@mkdir -p $(OUT) && rm -f $(OUT)/oclgrind.log
+	oclgrind --data-races --uninitialized --check-api --log $(OUT)/oclgrind.log \
+		"$$(swift build -c release --show-bin-path)/swift-mfaPackageTests.xctest" --testing-library swift-testing --filter KernelTests
+	@if [ -s $(OUT)/oclgrind.log ]; then cat $(OUT)/oclgrind.log; echo "Oclgrind reported problems (above)"; exit 1; fi
+	@echo "Oclgrind: no reports"
 
 # K = 50, l = 10, default options: train on the 60,000 training images, validate on the 10,000
 # test images after every epoch, then a sample grid and per-image test scores.

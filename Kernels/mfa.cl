@@ -69,17 +69,16 @@ __kernel void log_likelihoods(__global const float* quadratic, __global float* l
     for (int c = lid; c < K; c += size) r[c] = exp(r[c] - logSum);
 }
 
-// weighted[n] = [s·r[n,k]·z[n,k,:] for all k | s·r[n,k] for all k]     global: (K(l+1), rows)
+// weighted[n] = [s·r[n,k]·z[n,k,:] for all k | s·r[n,k] for all k]     global: (l+1, K, rows)
+// (Indices come from the NDRange, not from divisions: Oclgrind 21.10 cannot check the `freeze`
+// that LLVM emits for an integer division by a run-time value.)
 __kernel void weight_latents(__global const float* responsibilities, __global const float* latents,
                              const int K, const int l, const float scale, __global float* weighted) {
-    const int column = get_global_id(0), n = get_global_id(1);
-    const int width = K * (l + 1);
-    if (column < K * l) {
-        weighted[(size_t)n * width + column] = scale * responsibilities[(size_t)n * K + column / l]
-                                               * latents[(size_t)n * K * l + column];
-    } else {
-        weighted[(size_t)n * width + column] = scale * responsibilities[(size_t)n * K + column - K * l];
-    }
+    const int i = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    const size_t row = (size_t)n * K * (l + 1);
+    const float w = scale * responsibilities[(size_t)n * K + c];
+    if (i < l) weighted[row + c * l + i] = w * latents[(size_t)n * K * l + c * l + i];
+    else weighted[row + K * l + c] = w;
 }
 
 // totals[c] = Σ_n matrix[n, c]                 global: (columns)
@@ -139,26 +138,25 @@ __kernel void momentum_update(__global float* theta, __global const float* gradi
     theta[p] -= rate * velocity[p];
 }
 
-// a ← clamp(a, low, high), and e⁻¹ = exp(−a) for the inner matrices.   global: (K·d)
-__kernel void clip_log_precision(__global float* theta, const int kd, const float low, const float high,
-                                 __global float* inverseE) {
+// a ← clamp(a, low, high)                                       global: (K·d)
+__kernel void clip_log_precision(__global float* theta, const int kd, const float low, const float high) {
     const int p = get_global_id(0);
-    const float a = clamp(theta[kd + p], low, high);
-    theta[kd + p] = a;
-    inverseE[p] = exp(-a);
+    theta[kd + p] = clamp(theta[kd + p], low, high);
 }
 
-// M_k[a,b] = δ_ab − Σ_j Γ_k[j,a] Γ_k[j,b] / e_kj, accumulated in real_t.    global: (l·l, K)
-__kernel void inner_matrices(__global const float* theta, __global const float* inverseE, const int K,
-                             const int d, const int l, __global float* inner) {
-    const int pair = get_global_id(0), c = get_global_id(1);
-    const int a = pair / l, b = pair % l;
-    __global const float* ga = theta + 2 * K * d + (size_t)(c * l + a) * d;
-    __global const float* gb = theta + 2 * K * d + (size_t)(c * l + b) * d;
-    __global const float* w = inverseE + (size_t)c * d;
-    real_t total = 0;
-    for (int j = 0; j < d; j++) total += (real_t)ga[j] * (real_t)gb[j] * (real_t)w[j];
-    inner[(size_t)c * l * l + pair] = (float)((a == b ? 1 : 0) - total);
+// Row a of M_k: M_k[a,b] = δ_ab − Σ_j Γ_k[j,a] Γ_k[j,b] / e_kj, accumulated in real_t.   global: (l, K)
+__kernel void inner_matrices(__global const float* theta, const int K, const int d, const int l,
+                             __global float* inner) {
+    const int a = get_global_id(0), c = get_global_id(1);
+    __global const float* gamma = theta + 2 * (size_t)K * d + (size_t)c * l * d;
+    __global const float* logE = theta + (size_t)K * d + (size_t)c * d;
+    real_t row[MAX_LATENT];
+    for (int b = 0; b < l; b++) row[b] = 0;
+    for (int j = 0; j < d; j++) {
+        const real_t weighted = (real_t)gamma[(size_t)a * d + j] * (real_t)exp(-logE[j]);
+        for (int b = 0; b < l; b++) row[b] += weighted * (real_t)gamma[(size_t)b * d + j];
+    }
+    for (int b = 0; b < l; b++) inner[(size_t)c * l * l + a * l + b] = (float)((a == b ? 1 : 0) - row[b]);
 }
 
 // Γ_k ← Γ_k R_k on the [K, l, d] block at `offset` (R_k l×l row-major, squared entries if

@@ -18,7 +18,7 @@ extension OpenCLBackend {
 
     public func weightLatents(responsibilities: OpenCLBuffer, latents: OpenCLBuffer, shape: MixtureShape, rows: Int,
                               scale: Float, into weighted: OpenCLBuffer) throws {
-        try launch("weight_latents", global: [shape.components * (shape.latent + 1), rows],
+        try launch("weight_latents", global: [shape.latent + 1, shape.components, rows],
                    [.buffer(responsibilities), .buffer(latents), .int(shape.components), .int(shape.latent),
                     .float(scale), .buffer(weighted)])
     }
@@ -63,14 +63,12 @@ extension OpenCLBackend {
         guard l <= Self.maxLatent else {
             throw MFAError.invalidArgument("the OpenCL backend supports l ≤ \(Self.maxLatent) (got \(l))")
         }
-        let inverseE = try scratchBuffer("inverseE", count: k * d)
         try launch("clip_log_precision", global: [k * d],
                    [.buffer(parameters), .int(k * d), .float(options.logPrecisionRange.lowerBound),
-                    .float(options.logPrecisionRange.upperBound), .buffer(inverseE)])
+                    .float(options.logPrecisionRange.upperBound)])
         guard l > 0 else { return 0 }
         let innerBuffer = try scratchBuffer("inner", count: k * l * l)
-        try launch("inner_matrices", global: [l * l, k],
-                   [.buffer(parameters), .buffer(inverseE), .int(k), .int(d), .int(l), .buffer(innerBuffer)])
+        try launch("inner_matrices", global: [l, k], [.buffer(parameters), .int(k), .int(d), .int(l), .buffer(innerBuffer)])
         var inner = [Float](repeating: 0, count: k * l * l)
         try inner.withUnsafeMutableBufferPointer { try read(innerBuffer, offset: 0, into: $0) }
         var rotations = [Float](repeating: 0, count: k * l * l)

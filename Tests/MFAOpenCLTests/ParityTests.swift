@@ -41,7 +41,11 @@ func expectClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ what: S
     #expect(worst.index < 0, "\(what): element \(worst.index): \(worst.index >= 0 ? a[worst.index] : 0) vs \(worst.index >= 0 ? b[worst.index] : 0)")
 }
 
-@Suite(.serialized) struct ParityTests {
+/// All OpenCL suites nest in one serialized suite: kernels' arguments are per-backend state, and
+/// Oclgrind does not survive concurrent use.
+@Suite(.serialized) struct OpenCL {}
+
+extension OpenCL { @Suite struct ParityTests {
     /// Shapes with l = 0, odd d, K not a multiple of the work-group size, partial batches.
     static let cases: [(k: Int, d: Int, l: Int, rows: Int)] = [(1, 5, 0, 7), (3, 9, 2, 33), (7, 16, 4, 64), (70, 13, 3, 100), (5, 31, 1, 1)]
 
@@ -100,9 +104,9 @@ func expectClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ what: S
         let gpuScore = try gpuModel.engine(backend: gpu).meanLogLikelihood(test)
         #expect(abs(cpuScore - gpuScore) < 1e-3, "CPU \(cpuScore) vs OpenCL \(gpuScore)")
     }
-}
+} }
 
-@Suite(.serialized) struct OpenCLErrorTests {
+extension OpenCL { @Suite struct ErrorTests {
     @Test("A kernel source that does not compile throws with the compiler's log")
     func brokenKernelThrowsWithLog() throws {
         _ = try device.get()
@@ -125,4 +129,4 @@ func expectClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ what: S
     func missingDeviceThrows() throws {
         #expect(throws: MFAError.self) { _ = try OpenCLBackend(device: 999) }
     }
-}
+} }
