@@ -20,11 +20,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let reductionSize: Int
     /// Scratch buffers of the projection, by purpose, grown on demand.
     var scratch: [String: OpenCLBuffer] = [:]
+    let ledger: MemoryLedger
 
     /// Opens `device` (nil: the first GPU, else the first device) and builds the kernels from
     /// `source`; a kernel that does not build throws with the compiler's log.
     public init(device index: Int? = nil, source: String = KernelSources.mfa) throws {
         device = try OpenCLDevices.select(index)
+        ledger = MemoryLedger(capacity: device.globalMemory)
         var status: cl_int = 0
         var id: cl_device_id? = device.id
         guard let context = clCreateContext(nil, 1, &id, nil, nil, &status), status == CL_SUCCESS else {
@@ -98,11 +100,16 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             throw MFAError.device(String(format: "a buffer of %.1f MiB exceeds %@'s largest allocation (%.1f MiB); use a smaller --batch-size",
                                          Double(bytes) / 1048576, device.name, Double(device.maxAllocation) / 1048576))
         }
+        if let held = ledger.reserve(bytes) {
+            throw MFAError.device(String(format: "out of device memory: %.1f MiB more on top of %.1f MiB held exceeds %@'s %.1f MiB; use a smaller --batch-size",
+                                         Double(bytes) / 1048576, Double(held) / 1048576, device.name, Double(device.globalMemory) / 1048576))
+        }
         var status: cl_int = 0
         guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
+            ledger.release(bytes)
             throw MFAError.device(String(format: "cannot allocate %.1f MiB on %@ (error %d)", Double(bytes) / 1048576, device.name, status))
         }
-        let buffer = OpenCLBuffer(memory: memory, count: count)
+        let buffer = OpenCLBuffer(memory: memory, count: count, ledger: ledger)
         var zero: Float = 0
         try check(clEnqueueFillBuffer(queue, memory, &zero, MemoryLayout<Float>.size, 0, bytes, 0, nil, nil), "clearing a buffer")
         return buffer

@@ -95,7 +95,10 @@ public enum OpenCLDevices {
 
 /// Throws a device error naming what failed and the OpenCL status.
 func check(_ status: cl_int, _ what: String) throws {
-    guard status == CL_SUCCESS else { throw MFAError.device("\(what) failed (OpenCL error \(status))") }
+    guard status == CL_SUCCESS else {
+        let meaning = [-4: "memory allocation failure", -5: "out of device resources", -6: "out of host memory"][Int(status)]
+        throw MFAError.device("\(what) failed (OpenCL error \(status)\(meaning.map { ": " + $0 } ?? ""))")
+    }
 }
 
 extension String {

@@ -125,6 +125,22 @@ extension OpenCL { @Suite struct ErrorTests {
         #expect(throws: MFAError.self) { _ = try gpu.makeBuffer(count: Int(gpu.device.maxAllocation / 4) + 1) }
     }
 
+    @Test("Allocations beyond the device's memory are refused clearly, and freed memory is reusable")
+    func deviceMemoryIsAccounted() throws {
+        let gpu = try device.get()
+        let chunk = Int(min(gpu.device.maxAllocation, gpu.device.globalMemory / 3) / 4)
+        var held = [OpenCLBuffer]()
+        do {
+            for _ in 0..<4 { held.append(try gpu.makeBuffer(count: chunk)) }
+            Issue.record("four buffers of a third of the device memory each were allocated")
+        } catch let error as MFAError {
+            guard case .device(let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(message.contains("out of device memory"))
+        }
+        held.removeAll()
+        _ = try gpu.makeBuffer(count: chunk)
+    }
+
     @Test("A device index that does not exist throws a clear error")
     func missingDeviceThrows() throws {
         #expect(throws: MFAError.self) { _ = try OpenCLBackend(device: 999) }
