@@ -89,6 +89,18 @@ __kernel void column_sums(__global const float* matrix, const int rows, const in
     totals[c] = total;
 }
 
+// moments[k, a, b] = Σ_n r[n,k] z[n,k,a] z[n,k,b]                 global: (l, l, K)
+__kernel void latent_second_moments(__global const float* responsibilities, __global const float* latents,
+                                    const int K, const int l, const int rows, __global float* moments) {
+    const int a = get_global_id(0), b = get_global_id(1), c = get_global_id(2);
+    float total = 0.0f;
+    for (int n = 0; n < rows; n++) {
+        __global const float* z = latents + ((size_t)n * K + c) * l;
+        total += responsibilities[(size_t)n * K + c] * z[a] * z[b];
+    }
+    moments[((size_t)c * l + a) * l + b] = total;
+}
+
 // The gradient of −mean log p for component c, coordinate j (DESIGN.md §2).    global: (d, K)
 // θ offsets: means 0, logPrecision K·d, loadings 2K·d, logits 2K·d + K·l·d.
 __kernel void assemble_gradient(__global const float* theta, __global const float* components,

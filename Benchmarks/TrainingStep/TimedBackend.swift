@@ -69,6 +69,13 @@ final class TimedBackend<Base: Backend>: Backend {
     func columnSums(_ matrix: Buffer, rows: Int, columns: Int, into totals: Buffer) throws {
         try timed("columnSums") { try base.columnSums(matrix, rows: rows, columns: columns, into: totals) }
     }
+    func latentSecondMoments(responsibilities: Buffer, latents: Buffer, shape: MixtureShape, rows: Int,
+                             into moments: Buffer) throws {
+        try timed("latentSecondMoments") {
+            try base.latentSecondMoments(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows,
+                                         into: moments)
+        }
+    }
     func assembleGradient(_ parameters: Buffer, components: Buffer, crossSums: Buffer, squareSums: Buffer,
                           columnTotals: Buffer, shape: MixtureShape, into gradient: Buffer) throws {
         try timed("assembleGradient") {

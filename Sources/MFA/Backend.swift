@@ -47,6 +47,10 @@ public protocol Backend: AnyObject {
     /// totals[c] = Σ_n matrix[n, c]
     func columnSums(_ matrix: Buffer, rows: Int, columns: Int, into totals: Buffer) throws
 
+    /// moments[k] = Σ_n r[n,k] z[n,k,:] z[n,k,:]ᵀ   ([K, l, l]; the EM M-step's latent second moments)
+    func latentSecondMoments(responsibilities: Buffer, latents: Buffer, shape: MixtureShape, rows: Int,
+                             into moments: Buffer) throws
+
     /// The gradient of the loss −(1/B) Σ_n log p(x_n) with respect to θ (DESIGN.md §2), from the
     /// batch sums: crossSums = weightedᵀ·X [K(l+1), d], squareSums = wᵀ·(X∘X) [K, d] and
     /// columnTotals = Σ_n weighted [K(l+1)], where w = r/B.

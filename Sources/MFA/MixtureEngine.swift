@@ -168,24 +168,53 @@ public final class MixtureEngine<B: Backend> {
                                    rows: rows, logDensity: logDensity, responsibilities: responsibilities)
     }
 
-    /// The gradient of −mean log p over the current batch, after `forward`: two GEMMs for the
-    /// batch sums and the assembling kernel. Returns the buffer that holds it (θ's layout).
+    /// The gradient of −mean log p over the current batch, after `forward`: the batch sums and the
+    /// assembling kernel. Returns the buffer that holds it (θ's layout).
     public func backward() throws -> B.Buffer {
+        let work = try batchSums(scale: 1 / Float(rows))
+        try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
+                                     squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,
+                                     into: work.gradient)
+        return work.gradient
+    }
+
+    /// The GEMM-shaped sums of the current batch, after `forward`, with w = scale·r (DESIGN.md §2):
+    /// crossSums = [w∘Z | w]ᵀ·X [K(l+1), d], squareSums = wᵀ·(X∘X) [K, d], columnTotals = Σ_n [w∘Z | w].
+    func batchSums(scale: Float) throws -> GradientBuffers<B> {
         let work = try gradientWork.get()
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let width = k * (l + 1)
         try backend.weightLatents(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows,
-                                  scale: 1 / Float(rows), into: work.weighted)
+                                  scale: scale, into: work.weighted)
         try backend.gemm(MatrixProduct(transposeA: true, m: width, n: d, k: rows, lda: width, ldb: d, ldc: d),
                          a: work.weighted, b: batch, c: work.crossSums)
         try backend.gemm(MatrixProduct(transposeA: true, m: k, n: d, k: rows, aOffset: k * l, lda: width,
                                        ldb: 2 * d, ldc: d),
                          a: work.weighted, b: expanded, c: work.squareSums)
         try backend.columnSums(work.weighted, rows: rows, columns: width, into: work.columnTotals)
-        try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
-                                     squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,
-                                     into: work.gradient)
-        return work.gradient
+        return work
+    }
+
+    /// Adds the current batch's EM statistics (after `forward`) to `statistics`.
+    func accumulate(into statistics: inout EMStatistics) throws {
+        let work = try batchSums(scale: 1)
+        try backend.latentSecondMoments(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows,
+                                        into: work.secondMoments)
+        try statistics.add(crossSums: read(work.crossSums, count: statistics.cross.count),
+                           squareSums: read(work.squareSums, count: statistics.squares.count),
+                           columnTotals: read(work.columnTotals, count: statistics.totals.count),
+                           secondMoments: read(work.secondMoments, count: statistics.secondMoments.count))
+    }
+
+    /// λ, the eigenvalues of every M_k as the last projection left them, [K, l].
+    public func readEigenvalues() throws -> [Float] {
+        try read(components, offset: componentLayout.eigenvalues.lowerBound, count: componentLayout.eigenvalues.count)
+    }
+
+    func read(_ buffer: B.Buffer, offset: Int = 0, count: Int) throws -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        try out.withUnsafeMutableBufferPointer { try backend.read(buffer, offset: offset, into: $0) }
+        return out
     }
 
     /// Floating-point work of one forward pass over `rows` samples, in the two GEMMs.
@@ -216,6 +245,7 @@ struct GradientBuffers<B: Backend> {
     let squareSums: B.Buffer
     let columnTotals: B.Buffer
     let gradient: B.Buffer
+    let secondMoments: B.Buffer
 
     init(backend: B, shape: MixtureShape, capacity: Int) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
@@ -224,6 +254,7 @@ struct GradientBuffers<B: Backend> {
         squareSums = try backend.makeBuffer(count: d * k)
         columnTotals = try backend.makeBuffer(count: k * (l + 1))
         gradient = try backend.makeBuffer(count: ParameterLayout(shape: shape).count)
+        secondMoments = try backend.makeBuffer(count: max(k * l * l, 1))
     }
 }
 

@@ -38,7 +38,14 @@ public struct SGDTrainer<B: Backend> {
             throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
         }
         var random = RandomGenerator(seed: options.seed)
-        let start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
+        var start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
+        if options.emIterationsBeforeSGD > 0 {
+            // `--init em:N`: a few EM iterations put SGD in EM's basin.
+            let em = try EMSession(backend: backend, start: try start.covarianceModel(), data: data,
+                                   batchSize: options.batchSize, minVariance: options.minVariance)
+            for _ in 0..<options.emIterationsBeforeSGD { try em.iterate() }
+            start = try em.model.precisionParameters()
+        }
         let batchSize = min(options.batchSize, data.rows)
         let batchesPerEpoch = (data.rows + batchSize - 1) / batchSize
         let session = try SGDSession(backend: backend, start: start, data: data, options: options,

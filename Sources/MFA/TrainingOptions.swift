@@ -36,6 +36,11 @@ public struct TrainingOptions: Sendable, Equatable {
     public var minVariance: Double = 1e-3
     /// τ: the floor on the eigenvalues of every M_k after each step.
     public var eigenvalueFloor: Double = 1e-3
+    /// EM: the most iterations, and the change in mean log-likelihood per sample below which it stops.
+    public var maxIterations = 100
+    public var tolerance = 1e-3
+    /// SGD: EM iterations to run from the initialisation before SGD starts (`--init em:N`).
+    public var emIterationsBeforeSGD = 0
 
     public init() {}
 
@@ -52,6 +57,8 @@ public struct TrainingOptions: Sendable, Equatable {
             throw MFAError.invalidArgument("the eigenvalue floor τ must lie in (0, 1) (got \(eigenvalueFloor))")
         }
         guard (0..<1).contains(momentum) else { throw MFAError.invalidArgument("--momentum must lie in [0, 1)") }
+        guard maxIterations >= 1 else { throw MFAError.invalidArgument("--max-iterations must be at least 1") }
+        guard tolerance >= 0 else { throw MFAError.invalidArgument("--tolerance must not be negative") }
     }
 
     /// The options as metadata strings for the model file.
@@ -60,7 +67,7 @@ public struct TrainingOptions: Sendable, Equatable {
          "training.learning_rate": String(learningRate), "training.optimizer": optimizer.rawValue,
          "training.init": initialisation.rawValue, "training.seed": String(seed),
          "training.min_variance": String(minVariance), "training.eigenvalue_floor": String(eigenvalueFloor),
-         "training.warmup_steps": String(warmupSteps), "training.algorithm": "sgd"]
+         "training.warmup_steps": String(warmupSteps), "training.em_iterations_before_sgd": String(emIterationsBeforeSGD)]
     }
 
     /// The learning rate of each parameter group at base rate `rate`, in d dimensions.

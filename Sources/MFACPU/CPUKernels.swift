@@ -70,6 +70,22 @@ extension CPUBackend {
         }
     }
 
+    public func latentSecondMoments(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int,
+                                    into moments: CPUBuffer) throws {
+        let (k, l) = (shape.components, shape.latent)
+        try forEachChunk(of: k) { range in
+            for c in range {
+                let out = moments.pointer + c * l * l
+                out.update(repeating: 0, count: l * l)
+                for n in 0..<rows {
+                    let r = responsibilities.pointer[n * k + c]
+                    let z = latents.pointer + (n * k + c) * l
+                    for a in 0..<l { for b in 0..<l { out[a * l + b] += r * z[a] * z[b] } }
+                }
+            }
+        }
+    }
+
     public func assembleGradient(_ parameters: CPUBuffer, components: CPUBuffer, crossSums: CPUBuffer,
                                  squareSums: CPUBuffer, columnTotals: CPUBuffer, shape: MixtureShape,
                                  into gradient: CPUBuffer) throws {

@@ -27,6 +27,13 @@ extension OpenCLBackend {
         try launch("column_sums", global: [columns], [.buffer(matrix), .int(rows), .int(columns), .buffer(totals)])
     }
 
+    public func latentSecondMoments(responsibilities: OpenCLBuffer, latents: OpenCLBuffer, shape: MixtureShape,
+                                    rows: Int, into moments: OpenCLBuffer) throws {
+        try launch("latent_second_moments", global: [shape.latent, shape.latent, shape.components],
+                   [.buffer(responsibilities), .buffer(latents), .int(shape.components), .int(shape.latent), .int(rows),
+                    .buffer(moments)])
+    }
+
     public func assembleGradient(_ parameters: OpenCLBuffer, components: OpenCLBuffer, crossSums: OpenCLBuffer,
                                  squareSums: OpenCLBuffer, columnTotals: OpenCLBuffer, shape: MixtureShape,
                                  into gradient: OpenCLBuffer) throws {

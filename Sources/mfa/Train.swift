@@ -4,7 +4,28 @@ import MFA
 import MFAIO
 
 extension TrainingOptions.Optimizer: ExpressibleByArgument {}
-extension TrainingOptions.Initialisation: ExpressibleByArgument {}
+
+/// How `train` learns.
+enum Algorithm: String, ExpressibleByArgument, CaseIterable {
+    case sgd, em
+}
+
+/// `--init`: random, kmeans++, or em:N (N EM iterations from k-means++, then SGD).
+struct InitChoice: ExpressibleByArgument {
+    var initialisation: TrainingOptions.Initialisation
+    var emIterations = 0
+
+    init?(argument: String) {
+        if argument.hasPrefix("em:"), let count = Int(argument.dropFirst(3)), count >= 1 {
+            initialisation = .kmeansPlusPlus
+            emIterations = count
+        } else if let choice = TrainingOptions.Initialisation(rawValue: argument) {
+            initialisation = choice
+        } else {
+            return nil
+        }
+    }
+}
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,11 +58,20 @@ struct Train: ParsableCommand {
     @Option(help: "Base learning rate: for the means, in units of the data's standard deviation (mixing logits train at 0.3×, log-precisions at 0.9×, loadings at 0.75/√d×).")
     var learningRate: Float = 0.1
 
-    @Option(help: "adam or sgd (heavy-ball momentum 0.9).")
+    @Option(help: "sgd (mini-batch SGD in the precision form) or em (expectation–maximisation, covariance form, mini-batch statistics).")
+    var algorithm: Algorithm = .sgd
+
+    @Option(help: "adam or sgd (heavy-ball momentum 0.9), for --algorithm sgd.")
     var optimizer: TrainingOptions.Optimizer = .adam
 
-    @Option(help: "random (means at random samples) or kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples).")
-    var `init`: TrainingOptions.Initialisation = .random
+    @Option(help: "random (means at random samples), kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples) or em:N (kmeans++, then N EM iterations, then SGD). Default: random for sgd, kmeans++ for em.")
+    var `init`: InitChoice?
+
+    @Option(help: "EM: the most iterations.")
+    var maxIterations = 100
+
+    @Option(help: "EM: stop when the mean log-likelihood per sample changes by less than this.")
+    var tolerance = 1e-3
 
     @Option(help: "Seed for initialisation and shuffling; the same seed gives the same model.")
     var seed: UInt64 = 0
@@ -71,24 +101,33 @@ struct Train: ParsableCommand {
         options.batchSize = batchSize
         options.learningRate = learningRate
         options.optimizer = optimizer
-        options.initialisation = self.`init`
+        options.initialisation = self.`init`?.initialisation ?? (algorithm == .em ? .kmeansPlusPlus : .random)
+        options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
+        options.maxIterations = maxIterations
+        options.tolerance = tolerance
         options.seed = seed
         options.minVariance = minVariance
         let x = dataset.samples
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
-        let parameters = try train(x, validation: validationSet?.samples, options: options,
-                                   on: try backendOptions.make()) { report in
+        let model = try train(x, validation: validationSet?.samples, options: options,
+                              on: try backendOptions.make()) { report in
             last = report
-            var line = String(format: "epoch %d/%d  train %.2f", report.epoch, report.epochs, report.trainLogLikelihood)
+            var line = String(format: "%@ %d/%d  train %.2f", algorithm == .em ? "iteration" : "epoch", report.epoch,
+                              report.epochs, report.trainLogLikelihood)
             if let v = report.validationLogLikelihood { line += String(format: "  validation %.2f", v) }
-            line += String(format: "  %.0f samples/s  clipped %.1f%%  ETA %@", report.samplesPerSecond,
-                           100 * report.clippedFraction, clockText(report.remainingSeconds))
+            line += String(format: "  %.0f samples/s", report.samplesPerSecond)
+            if algorithm == .sgd { line += String(format: "  clipped %.1f%%", 100 * report.clippedFraction) }
+            line += "  ETA \(clockText(report.remainingSeconds))"
             say(line)
             
         }
-        let model = try parameters.covarianceModel()
         var metadata = options.metadata
+        metadata["training.algorithm"] = algorithm.rawValue
+        if algorithm == .em {
+            metadata["training.max_iterations"] = String(maxIterations)
+            metadata["training.tolerance"] = String(tolerance)
+        }
         metadata["training.data"] = data
         metadata["training.seconds"] = String(format: "%.1f", last?.elapsedSeconds ?? 0)
         if let v = last?.validationLogLikelihood { metadata["validation_log_likelihood"] = String(v) }
@@ -99,8 +138,19 @@ struct Train: ParsableCommand {
     }
 
     func train(_ x: Matrix, validation: Matrix?, options: TrainingOptions, on backend: some Backend,
-               progress: (EpochReport) -> Void) throws -> PrecisionParameters {
-        try SGDTrainer(backend: backend, options: options).train(x, components: components, latent: latent,
-                                                                  validation: validation, progress: progress)
+               progress: (EpochReport) -> Void) throws -> MixtureModel {
+        switch algorithm {
+        case .sgd:
+            return try SGDTrainer(backend: backend, options: options)
+                .train(x, components: components, latent: latent, validation: validation, progress: progress)
+                .covarianceModel()
+        case .em:
+            let (model, converged) = try EMTrainer(backend: backend, options: options)
+                .train(x, components: components, latent: latent, validation: validation, progress: progress)
+            if !converged {
+                printError("warning: EM did not converge in \(maxIterations) iterations (tolerance \(tolerance)); the model is the last iterate")
+            }
+            return model
+        }
     }
 }

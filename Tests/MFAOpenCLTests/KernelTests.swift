@@ -71,7 +71,7 @@ extension OpenCL { @Suite @MainActor struct KernelTests {
         try r.expectEqual(gpu, "responsibilities")
     }
 
-    @Test("weight_latents and column_sums") func weightAndSum() throws {
+    @Test("weight_latents, column_sums and latent_second_moments") func weightAndSum() throws {
         let gpu = try device.get(), cpu = CPUBackend()
         let (k, l) = (shape.components, shape.latent)
         let r = try Twin(values(rows * k, seed: 8, low: 0, high: 1), on: gpu), z = try Twin(values(rows * k * l, seed: 9), on: gpu)
@@ -82,6 +82,10 @@ extension OpenCL { @Suite @MainActor struct KernelTests {
         try cpu.columnSums(weighted.cpu, rows: rows, columns: k * (l + 1), into: totals.cpu)
         try gpu.columnSums(weighted.gpu, rows: rows, columns: k * (l + 1), into: totals.gpu)
         try totals.expectEqual(gpu, "column sums")
+        let moments = try Twin(values(k * l * l, seed: 30), on: gpu)
+        try cpu.latentSecondMoments(responsibilities: r.cpu, latents: z.cpu, shape: shape, rows: rows, into: moments.cpu)
+        try gpu.latentSecondMoments(responsibilities: r.gpu, latents: z.gpu, shape: shape, rows: rows, into: moments.gpu)
+        try moments.expectEqual(gpu, "latent second moments")
     }
 
     @Test("assemble_gradient") func assembleGradient() throws {

@@ -1,0 +1,36 @@
+/// The sufficient statistics of one EM pass, accumulated over mini-batches in float64, in the
+/// engine's coordinates (x centred on its origin; z = Γ_kᵀ(x − μ_k) in its canonical basis):
+///
+///     weights        N_k = Σ r              [K]
+///     totals         t_k = Σ r z            [K, l]
+///     firsts         s1_k = Σ r x           [K, d]
+///     squares        s2_k = Σ r x∘x         [K, d]
+///     cross          C_k = Σ r z xᵀ         [K, l, d]
+///     secondMoments  G_k = Σ r z zᵀ         [K, l, l]
+///
+/// Nothing here is d×d: the M-step needs only these GEMM-shaped sums (DESIGN.md §2).
+struct EMStatistics {
+    let shape: MixtureShape
+    var logLikelihood = 0.0
+    var count = 0
+    var cross: [Double]       // the crossSums layout [K(l+1), d]: C_k rows, then s1_k rows
+    var squares: [Double]
+    var totals: [Double]      // the columnTotals layout [K(l+1)]: t_k, then N_k
+    var secondMoments: [Double]
+
+    init(shape: MixtureShape) {
+        self.shape = shape
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        cross = [Double](repeating: 0, count: k * (l + 1) * d)
+        squares = [Double](repeating: 0, count: k * d)
+        totals = [Double](repeating: 0, count: k * (l + 1))
+        secondMoments = [Double](repeating: 0, count: k * l * l)
+    }
+
+    mutating func add(crossSums: [Float], squareSums: [Float], columnTotals: [Float], secondMoments moments: [Float]) throws {
+        for p in cross.indices { cross[p] += Double(crossSums[p]) }
+        for p in squares.indices { squares[p] += Double(squareSums[p]) }
+        for p in totals.indices { totals[p] += Double(columnTotals[p]) }
+        for p in secondMoments.indices { secondMoments[p] += Double(moments[p]) }
+    }
+}

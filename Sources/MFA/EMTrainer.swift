@@ -1,0 +1,157 @@
+import Foundation
+
+/// Expectation–maximisation for MFA (Ghahramani & Hinton), in the covariance form, at the scale
+/// of SGD: the E-step is the batched forward pass, the M-step's statistics are the GEMM-shaped
+/// batch sums (`EMStatistics`), accumulated over mini-batches, so data never need to fit a d×d
+/// matrix, and need only be streamed. Each iteration is an ECM step, so the log-likelihood never
+/// decreases: π and μ first (their exact maximisers), then one factor-analysis EM update of Λ and Ψ
+/// around the new means.
+public final class EMSession<B: Backend> {
+    public let engine: MixtureEngine<B>
+    public private(set) var model: MixtureModel
+    let data: Matrix
+    let minVariance: Double
+
+    public init(backend: B, start: MixtureModel, data: Matrix, batchSize: Int, minVariance: Double) throws {
+        engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(batchSize, data.rows),
+                                   origin: data.columnMoments().mean.map(Float.init))
+        model = start
+        self.data = data
+        self.minVariance = minVariance
+    }
+
+    /// One iteration: the E-step pass over the data (returns the mean log-likelihood of the model
+    /// before the update), then the M-step.
+    @discardableResult
+    public func iterate() throws -> Double {
+        try engine.load(try model.precisionParameters())
+        let current = try engine.precisionParameters()  // Γ rotated so that M_k = diag(λ_k)
+        let eigenvalues = try engine.readEigenvalues()
+        var statistics = EMStatistics(shape: model.shape)
+        for start in stride(from: 0, to: data.rows, by: engine.capacity) {
+            try engine.loadBatch(data, rows: start..<min(start + engine.capacity, data.rows))
+            try engine.forward()
+            statistics.logLikelihood += try engine.readLogDensity().reduce(0, +)
+            try engine.accumulate(into: &statistics)
+        }
+        guard statistics.logLikelihood.isFinite else { throw MFAError.diverged("non-finite log-likelihood in the E-step") }
+        model = try maximise(statistics, canonical: current, eigenvalues: eigenvalues)
+        return statistics.logLikelihood / Double(data.rows)
+    }
+
+    /// The M-step. In the canonical basis (M_k = diag(λ)), Λ = E⁻¹Γ diag(λ)^{-1/2}, the posterior
+    /// mean of the latent is E[z|x] = D u with D = diag(√λ), u = Γᵀ(x − μ), and I − βΛ = diag(λ):
+    ///
+    ///     μ' = s1/N,  S = (1/N) Σ r (x − μ')(x − μ')ᵀ (never formed),
+    ///     Sβᵀ = (1/N) Σ r (x − μ') uᵀ D,   βSβᵀ = (1/N) D (Σ r u uᵀ) D,
+    ///     Λ' = Sβᵀ (βSβᵀ + diag(λ))⁻¹,     ψ' = diag(S) − rowsum(Λ' ∘ Sβᵀ)  (floored at σ²_min)
+    ///
+    /// where u is centred on μ' by shifting the accumulated sums by g = Γᵀ(μ' − μ).
+    func maximise(_ stats: EMStatistics, canonical: PrecisionParameters, eigenvalues: [Float]) throws -> MixtureModel {
+        let (k, d, l) = (model.shape.components, model.shape.dimension, model.shape.latent)
+        let kl = k * l
+        let origin = engine.origin.map(Double.init)
+        let total = (0..<k).reduce(0.0) { $0 + stats.totals[kl + $1] }
+        var next = model
+        for c in 0..<k {
+            let n = stats.totals[kl + c]
+            guard n > 1e-10 * total else { continue }  // an empty component keeps its parameters
+            next.weights[c] = Float(n / total)
+            let s1 = (0..<d).map { stats.cross[(kl + c) * d + $0] }
+            let mu = s1.map { $0 / n }  // centred coordinates
+            let shift = (0..<d).map { mu[$0] - (Double(canonical.means[c * d + $0]) - origin[$0]) }
+            for j in 0..<d { next.means[c * d + j] = Float(mu[j] + origin[j]) }
+            let diagonalS = (0..<d).map { stats.squares[c * d + $0] / n - mu[$0] * mu[$0] }
+            guard l > 0 else {
+                for j in 0..<d { next.noiseVariances[c * d + j] = Float(max(diagonalS[j], minVariance)) }
+                continue
+            }
+            let gamma = { (j: Int, i: Int) in Double(canonical.precisionLoadings[(c * d + j) * l + i]) }
+            let g = (0..<l).map { i in (0..<d).reduce(0.0) { $0 + gamma($1, i) * shift[$1] } }
+            let t = (0..<l).map { stats.totals[c * l + $0] }
+            let root = (0..<l).map { Double(eigenvalues[c * l + $0]).squareRoot() }
+            // Sβᵀ [d, l]
+            var sb = [Double](repeating: 0, count: d * l)
+            for j in 0..<d {
+                for i in 0..<l {
+                    let sum = stats.cross[(c * l + i) * d + j] - s1[j] * g[i] - mu[j] * (t[i] - n * g[i])
+                    sb[j * l + i] = sum * root[i] / n
+                }
+            }
+            // βSβᵀ + diag(λ) [l, l]
+            var a = [Double](repeating: 0, count: l * l)
+            for p in 0..<l {
+                for q in 0..<l {
+                    let uu = stats.secondMoments[(c * l + p) * l + q] - t[p] * g[q] - g[p] * t[q] + n * g[p] * g[q]
+                    a[p * l + q] = root[p] * uu * root[q] / n + (p == q ? root[p] * root[p] : 0)
+                }
+            }
+            guard let lower = SmallLinearAlgebra.cholesky(a, order: l) else {
+                throw MFAError.numerical("EM M-step: component \(c)'s latent moment matrix is not positive definite")
+            }
+            for j in 0..<d {
+                // Λ'_j = (Sβᵀ)_j A⁻¹: solve L Lᵀ yᵀ = (Sβᵀ)_jᵀ
+                var y = Array(sb[(j * l)..<((j + 1) * l)])
+                for p in 0..<l { for q in 0..<p { y[p] -= lower[p * l + q] * y[q] }; y[p] /= lower[p * l + p] }
+                for p in stride(from: l - 1, through: 0, by: -1) {
+                    for q in (p + 1)..<max(l, p + 1) where q < l { y[p] -= lower[q * l + p] * y[q] }
+                    y[p] /= lower[p * l + p]
+                }
+                var explained = 0.0
+                for i in 0..<l {
+                    next.loadings[(c * d + j) * l + i] = Float(y[i])
+                    explained += y[i] * sb[j * l + i]
+                }
+                next.noiseVariances[c * d + j] = Float(max(diagonalS[j] - explained, minVariance))
+            }
+        }
+        return try MixtureModel(shape: next.shape, weights: next.weights, means: next.means, loadings: next.loadings,
+                                noiseVariances: next.noiseVariances)
+    }
+}
+
+/// Trains by EM from the options' initialisation until the mean log-likelihood per sample changes
+/// by less than `options.tolerance`, or `options.maxIterations` pass.
+public struct EMTrainer<B: Backend> {
+    public let backend: B
+    public let options: TrainingOptions
+
+    public init(backend: B, options: TrainingOptions) {
+        self.backend = backend
+        self.options = options
+    }
+
+    /// The model, and whether EM converged.
+    public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, iterations: Int? = nil,
+                      progress: (EpochReport) -> Void = { _ in }) throws -> (model: MixtureModel, converged: Bool) {
+        try options.validate()
+        let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
+        guard data.rows >= components else {
+            throw MFAError.invalidArgument("cannot fit \(components) components to \(data.rows) samples")
+        }
+        var random = RandomGenerator(seed: options.seed)
+        let start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
+        let session = try EMSession(backend: backend, start: try start.covarianceModel(), data: data,
+                                    batchSize: options.batchSize, minVariance: options.minVariance)
+        let limit = iterations ?? options.maxIterations
+        let clock = ContinuousClock()
+        let began = clock.now
+        var previous = -Double.infinity
+        for iteration in 1...max(limit, 1) {
+            let iterationBegan = clock.now
+            let logLikelihood = try session.iterate()
+            let seconds = seconds(clock.now - iterationBegan)
+            let validationLogLikelihood = try validation.map {
+                try session.model.engine(backend: backend, batchSize: options.batchSize).meanLogLikelihood($0)
+            }
+            let elapsed = MFA.seconds(clock.now - began)
+            progress(EpochReport(epoch: iteration, epochs: limit, trainLogLikelihood: logLikelihood,
+                                 validationLogLikelihood: validationLogLikelihood,
+                                 samplesPerSecond: Double(data.rows) / max(seconds, 1e-9), elapsedSeconds: elapsed,
+                                 remainingSeconds: elapsed / Double(iteration) * Double(limit - iteration), clippedFraction: 0))
+            if abs(logLikelihood - previous) < options.tolerance { return (session.model, true) }
+            previous = logLikelihood
+        }
+        return (session.model, iterations != nil)
+    }
+}
