@@ -122,7 +122,8 @@ public struct EMTrainer<B: Backend> {
     }
 
     /// The model, and whether EM converged.
-    public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, iterations: Int? = nil,
+    public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
+                      iterations: Int? = nil,
                       progress: (EpochReport) -> Void = { _ in }) throws -> (model: MixtureModel, converged: Bool) {
         try options.validate()
         let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
@@ -130,8 +131,9 @@ public struct EMTrainer<B: Backend> {
             throw MFAError.invalidArgument("cannot fit \(components) components to \(data.rows) samples")
         }
         var random = RandomGenerator(seed: options.seed)
-        let start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
-        let session = try EMSession(backend: backend, start: try start.covarianceModel(), data: data,
+        let start = try from.map { try Initialiser.warmStart($0, shape: shape).covarianceModel() }
+            ?? Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random).covarianceModel()
+        let session = try EMSession(backend: backend, start: start, data: data,
                                     batchSize: options.batchSize, minVariance: options.minVariance)
         let limit = iterations ?? options.maxIterations
         let clock = ContinuousClock()

@@ -23,6 +23,14 @@ public enum Initialiser {
                                    precisionDiagonal: diagonal, precisionLoadings: gamma)
     }
 
+    /// A saved model as the starting point (`--from`), checked against the shape asked for.
+    public static func warmStart(_ model: MixtureModel, shape: MixtureShape) throws -> PrecisionParameters {
+        guard model.shape == shape else {
+            throw MFAError.shapeMismatch("the starting model is \(model.shape), training asks for \(shape)")
+        }
+        return try model.precisionParameters()
+    }
+
     /// `count` distinct indices below `n` (count ≤ n).
     static func distinctIndices(_ count: Int, from n: Int, random: inout RandomGenerator) -> [Int] {
         var chosen = Set<Int>()

@@ -26,8 +26,9 @@ public struct SGDTrainer<B: Backend> {
         self.options = options
     }
 
-    /// Trains on `data` (N × d) and returns the model in the data's own units.
-    public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil,
+    /// Trains on `data` (N × d) and returns the model in the data's own units. With `from`, training
+    /// continues from that model instead of initialising (a warm start).
+    public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
                       progress: (EpochReport) -> Void = { _ in }) throws -> PrecisionParameters {
         try options.validate()
         let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
@@ -38,8 +39,9 @@ public struct SGDTrainer<B: Backend> {
             throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
         }
         var random = RandomGenerator(seed: options.seed)
-        var start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
-        if options.emIterationsBeforeSGD > 0 {
+        var start = try from.map { try Initialiser.warmStart($0, shape: shape) }
+            ?? Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
+        if options.emIterationsBeforeSGD > 0, from == nil {
             // `--init em:N`: a few EM iterations put SGD in EM's basin.
             let em = try EMSession(backend: backend, start: try start.covarianceModel(), data: data,
                                    batchSize: options.batchSize, minVariance: options.minVariance)

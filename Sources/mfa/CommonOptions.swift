@@ -85,3 +85,13 @@ func clockText(_ seconds: Double) -> String {
 func say(_ message: String) {
     FileHandle.standardOutput.write(Data((message + "\n").utf8))
 }
+
+/// The H×W of one sample for image grids: --shape, else the model's training data, else a square d.
+func imageTile(dimension d: Int, requested: String?, stored: ImageShape?) throws -> ImageShape {
+    let side = Int(Double(d).squareRoot().rounded())
+    guard let tile = requested.flatMap(ImageShape.init) ?? stored ?? (side * side == d ? ImageShape(height: side, width: side) : nil),
+          tile.height * tile.width == d else {
+        throw ValidationError("cannot draw samples of d = \(d) as images: give --shape HxW with H·W = d")
+    }
+    return tile
+}

@@ -33,32 +33,14 @@ struct Sample: ParsableCommand {
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
         // Decide the image tile before writing anything, so that a bad --shape loses nothing.
-        let tile = try image.map { _ in try imageTile(dimension: d, stored: contents.imageShape) }
+        let tile = try image.map { _ in try imageTile(dimension: d, requested: shape, stored: contents.imageShape) }
         var random = RandomGenerator(seed: seed)
         let samples = contents.model.sample(count: count, random: &random).samples
         try Numpy.write(samples.values.map(Double.init), shape: [count, d], dtype: "<f4", to: out)
         say("wrote \(count) samples to \(out)")
         guard let image, let tile else { return }
         let columns = Int(Double(count).squareRoot().rounded(.up)), rows = (count + columns - 1) / columns
-        let (width, height) = (columns * (tile.width + 1) + 1, rows * (tile.height + 1) + 1)
-        var pixels = [Float](repeating: 1, count: width * height)
-        for n in 0..<count {
-            let (top, left) = ((n / columns) * (tile.height + 1) + 1, (n % columns) * (tile.width + 1) + 1)
-            for y in 0..<tile.height {
-                for x in 0..<tile.width { pixels[(top + y) * width + left + x] = samples[n, y * tile.width + x] }
-            }
-        }
-        try PNG.writeGreyscale(pixels, width: width, height: height, to: image)
+        try ImageGrid.write((0..<count).map { Array(samples.row($0)) }, tile: tile, columns: columns, to: image)
         say("wrote a \(rows)×\(columns) grid of \(tile) images to \(image)")
-    }
-
-    /// The H×W of one sample: --shape, else the model's training data, else a square d.
-    func imageTile(dimension d: Int, stored: ImageShape?) throws -> ImageShape {
-        let side = Int(Double(d).squareRoot().rounded())
-        guard let tile = shape.flatMap(ImageShape.init) ?? stored ?? (side * side == d ? ImageShape(height: side, width: side) : nil),
-              tile.height * tile.width == d else {
-            throw ValidationError("cannot draw samples of d = \(d) as images: give --shape HxW with H·W = d")
-        }
-        return tile
     }
 }

@@ -76,6 +76,9 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for initialisation and shuffling; the same seed gives the same model.")
     var seed: UInt64 = 0
 
+    @Option(help: "Continue training this model (a warm start) instead of initialising; its K, l and d must match.")
+    var from: String?
+
     @Option(help: "Validation data, scored after every epoch.")
     var validation: String?
 
@@ -96,6 +99,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let dataset = try loadData(data)
         let validationSet = try validation.map { try loadData($0, dimension: dataset.samples.columns) }
+        let start = try from.map { try ModelFile.read($0).model }
         var options = TrainingOptions()
         options.epochs = epochs
         options.batchSize = batchSize
@@ -110,7 +114,7 @@ struct Train: ParsableCommand {
         let x = dataset.samples
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
-        let model = try train(x, validation: validationSet?.samples, options: options,
+        let model = try train(x, validation: validationSet?.samples, from: start, options: options,
                               on: try backendOptions.make()) { report in
             last = report
             var line = String(format: "%@ %d/%d  train %.2f", algorithm == .em ? "iteration" : "epoch", report.epoch,
@@ -124,6 +128,7 @@ struct Train: ParsableCommand {
         }
         var metadata = options.metadata
         metadata["training.algorithm"] = algorithm.rawValue
+        if let from { metadata["training.from"] = from }
         if algorithm == .em {
             metadata["training.max_iterations"] = String(maxIterations)
             metadata["training.tolerance"] = String(tolerance)
@@ -137,16 +142,16 @@ struct Train: ParsableCommand {
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
     }
 
-    func train(_ x: Matrix, validation: Matrix?, options: TrainingOptions, on backend: some Backend,
-               progress: (EpochReport) -> Void) throws -> MixtureModel {
+    func train(_ x: Matrix, validation: Matrix?, from start: MixtureModel?, options: TrainingOptions,
+               on backend: some Backend, progress: (EpochReport) -> Void) throws -> MixtureModel {
         switch algorithm {
         case .sgd:
             return try SGDTrainer(backend: backend, options: options)
-                .train(x, components: components, latent: latent, validation: validation, progress: progress)
+                .train(x, components: components, latent: latent, validation: validation, from: start, progress: progress)
                 .covarianceModel()
         case .em:
             let (model, converged) = try EMTrainer(backend: backend, options: options)
-                .train(x, components: components, latent: latent, validation: validation, progress: progress)
+                .train(x, components: components, latent: latent, validation: validation, from: start, progress: progress)
             if !converged {
                 printError("warning: EM did not converge in \(maxIterations) iterations (tolerance \(tolerance)); the model is the last iterate")
             }
