@@ -150,6 +150,26 @@ __kernel void momentum_update(__global float* theta, __global const float* gradi
     theta[p] -= rate * velocity[p];
 }
 
+// Isotropic noise: a_kj ← mean_j a_kj.                          global: (K)
+__kernel void tie_isotropic(__global float* theta, const int K, const int d) {
+    const int c = get_global_id(0);
+    __global float* a = theta + (size_t)K * d + (size_t)c * d;
+    real_t total = 0;
+    for (int j = 0; j < d; j++) total += a[j];
+    const float mean = (float)(total / d);
+    for (int j = 0; j < d; j++) a[j] = mean;
+}
+
+// Shared noise: a_kj ← mean_k a_kj.                               global: (d)
+__kernel void tie_shared(__global float* theta, const int K, const int d) {
+    const int j = get_global_id(0);
+    __global float* a = theta + (size_t)K * d + j;
+    real_t total = 0;
+    for (int c = 0; c < K; c++) total += a[(size_t)c * d];
+    const float mean = (float)(total / K);
+    for (int c = 0; c < K; c++) a[(size_t)c * d] = mean;
+}
+
 // a ← clamp(a, low, high)                                       global: (K·d)
 __kernel void clip_log_precision(__global float* theta, const int kd, const float low, const float high) {
     const int p = get_global_id(0);

@@ -19,8 +19,9 @@ public protocol Backend: AnyObject {
     /// expanded[n] = [x_n ∘ x_n | x_n]   (rows × 2d, from rows × d)
     func expandBatch(_ batch: Buffer, rows: Int, dimension: Int, into expanded: Buffer) throws
 
-    /// Keeps every M_k positive definite and Γ_k canonical (DESIGN.md §1): clips the log-precision
-    /// a into `options.logPrecisionRange`, eigendecomposes M_k = O diag(λ) Oᵀ, rotates Γ_k ← Γ_k O
+    /// Keeps every M_k positive definite and Γ_k canonical (DESIGN.md §1): ties the log-precision a
+    /// to `options.noise` (its mean over d for isotropic noise, over k for shared), clips it into
+    /// `options.logPrecisionRange`, eigendecomposes M_k = O diag(λ) Oᵀ, rotates Γ_k ← Γ_k O
     /// (and the optimizer moments with it: first ← first·O, second ← second·(O∘O)), then scales
     /// every column with λ_i < τ by √((1−τ)/(1−λ_i)) so that λ_i = τ. Writes λ into
     /// `components[layout.eigenvalues]`. With τ = 0 nothing is clipped and a λ_i ≤ 0 throws.
@@ -94,15 +95,17 @@ public struct MatrixProduct: Sendable, Equatable {
     public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 }
 
-/// The projection's settings: the floor τ on M_k's eigenvalues and the bounds on a = log e
-/// (the upper one is the variance floor: e ≤ 1/σ²_min).
+/// The projection's settings: the floor τ on M_k's eigenvalues, the bounds on a = log e (the
+/// upper one is the variance floor: e ≤ 1/σ²_min), and the noise structure a is tied to.
 public struct ProjectionOptions: Sendable, Equatable {
     public var eigenvalueFloor: Double
     public var logPrecisionRange: ClosedRange<Float>
+    public var noise: NoiseStructure
 
-    public init(eigenvalueFloor: Double, logPrecisionRange: ClosedRange<Float>) {
+    public init(eigenvalueFloor: Double, logPrecisionRange: ClosedRange<Float>, noise: NoiseStructure = .diagonal) {
         self.eigenvalueFloor = eigenvalueFloor
         self.logPrecisionRange = logPrecisionRange
+        self.noise = noise
     }
 
     /// No clipping at all: for evaluating a given model exactly (a λ ≤ 0 throws).

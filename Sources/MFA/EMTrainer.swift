@@ -11,13 +11,16 @@ public final class EMSession<B: Backend> {
     public private(set) var model: MixtureModel
     let data: Matrix
     let minVariance: Double
+    let noise: NoiseStructure
 
-    public init(backend: B, start: MixtureModel, data: Matrix, batchSize: Int, minVariance: Double) throws {
+    public init(backend: B, start: MixtureModel, data: Matrix, batchSize: Int, minVariance: Double,
+                noise: NoiseStructure = .diagonal) throws {
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(batchSize, data.rows),
                                    origin: data.columnMoments().mean.map(Float.init))
         model = start
         self.data = data
         self.minVariance = minVariance
+        self.noise = noise
     }
 
     /// One iteration: the E-step pass over the data (returns the mean log-likelihood of the model
@@ -53,6 +56,7 @@ public final class EMSession<B: Backend> {
         let origin = engine.origin.map(Double.init)
         let total = (0..<k).reduce(0.0) { $0 + stats.totals[kl + $1] }
         var next = model
+        var unflooredNoise = model.noiseVariances.map(Double.init)  // ψ before the floor, to tie
         for c in 0..<k {
             let n = stats.totals[kl + c]
             guard n > 1e-10 * total else { continue }  // an empty component keeps its parameters
@@ -63,7 +67,7 @@ public final class EMSession<B: Backend> {
             for j in 0..<d { next.means[c * d + j] = Float(mu[j] + origin[j]) }
             let diagonalS = (0..<d).map { stats.squares[c * d + $0] / n - mu[$0] * mu[$0] }
             guard l > 0 else {
-                for j in 0..<d { next.noiseVariances[c * d + j] = Float(max(diagonalS[j], minVariance)) }
+                for j in 0..<d { unflooredNoise[c * d + j] = diagonalS[j] }
                 continue
             }
             let gamma = { (j: Int, i: Int) in Double(canonical.precisionLoadings[(c * d + j) * l + i]) }
@@ -102,9 +106,13 @@ public final class EMSession<B: Backend> {
                     next.loadings[(c * d + j) * l + i] = Float(y[i])
                     explained += y[i] * sb[j * l + i]
                 }
-                next.noiseVariances[c * d + j] = Float(max(diagonalS[j] - explained, minVariance))
+                unflooredNoise[c * d + j] = diagonalS[j] - explained
             }
         }
+        // Tied noise: the constrained maximisers are the mean over d (isotropic) and the N_k-weighted
+        // mean over components (shared); then the floor.
+        noise.tie(&unflooredNoise, shape: model.shape, weights: (0..<k).map { stats.totals[kl + $0] })
+        next.noiseVariances = unflooredNoise.map { Float(max($0, minVariance)) }
         return try MixtureModel(shape: next.shape, weights: next.weights, means: next.means, loadings: next.loadings,
                                 noiseVariances: next.noiseVariances)
     }
@@ -134,7 +142,7 @@ public struct EMTrainer<B: Backend> {
         let start = try from.map { try Initialiser.warmStart($0, shape: shape).covarianceModel() }
             ?? Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random).covarianceModel()
         let session = try EMSession(backend: backend, start: start, data: data,
-                                    batchSize: options.batchSize, minVariance: options.minVariance)
+                                    batchSize: options.batchSize, minVariance: options.minVariance, noise: options.noise)
         let limit = iterations ?? options.maxIterations
         let clock = ContinuousClock()
         let began = clock.now

@@ -14,7 +14,10 @@ public enum Initialiser {
             means = try kmeans(data, components: k, options: options, backend: backend, random: &random)
         }
         let variance = data.columnMoments().variance
-        let e = variance.map { 1 / ($0 + options.minVariance) }
+        var e = variance.map { 1 / ($0 + options.minVariance) }
+        if options.noise == .isotropic {  // one precision per component: the mean
+            e = [Double](repeating: e.reduce(0, +) / Double(e.count), count: e.count)
+        }
         let diagonal = (0..<k).flatMap { _ in e.map(Float.init) }
         // E[ΓᵀE⁻¹Γ] = σ² Σ_j 1/e_j · I: choose σ so that M ≈ 0.99 I.
         let sigma = (0.01 / e.reduce(0) { $0 + 1 / $1 }).squareRoot()

@@ -25,10 +25,6 @@ public struct MixtureShape: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "K=\(components) d=\(dimension) l=\(latent)" }
 
-    /// Free parameters of the covariance form: weights, means, noise, and loadings less their
-    /// rotational freedom (d·l − l(l−1)/2 per component).
-    public var freeParameterCount: Int {
-        let perComponent = dimension + dimension + dimension * latent - latent * (latent - 1) / 2
-        return (components - 1) + components * perComponent
-    }
+    /// Free parameters with diagonal noise (`freeParameterCount(noise:)` for the others).
+    public var freeParameterCount: Int { freeParameterCount(noise: .diagonal) }
 }

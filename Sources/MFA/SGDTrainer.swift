@@ -44,7 +44,7 @@ public struct SGDTrainer<B: Backend> {
         if options.emIterationsBeforeSGD > 0, from == nil {
             // `--init em:N`: a few EM iterations put SGD in EM's basin.
             let em = try EMSession(backend: backend, start: try start.covarianceModel(), data: data,
-                                   batchSize: options.batchSize, minVariance: options.minVariance)
+                                   batchSize: options.batchSize, minVariance: options.minVariance, noise: options.noise)
             for _ in 0..<options.emIterationsBeforeSGD { try em.iterate() }
             start = try em.model.precisionParameters()
         }
@@ -149,7 +149,8 @@ public final class SGDSession<B: Backend> {
         let logSquaredScale = 2 * Foundation.log(scale)
         return ProjectionOptions(
             eigenvalueFloor: options.eigenvalueFloor,
-            logPrecisionRange: Float(logSquaredScale - Foundation.log(100 * largest))...Float(logSquaredScale - Foundation.log(options.minVariance)))
+            logPrecisionRange: Float(logSquaredScale - Foundation.log(100 * largest))...Float(logSquaredScale - Foundation.log(options.minVariance)),
+            noise: options.noise)
     }
 }
 

@@ -11,6 +11,11 @@ extension CPUBackend {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let layout = ParameterLayout(shape: shape)
         let logPrecision = parameters.pointer + layout.logPrecision.lowerBound
+        if options.noise != .diagonal {
+            var values = (0..<(k * d)).map { Double(logPrecision[$0]) }
+            options.noise.tie(&values, shape: shape)
+            for p in 0..<(k * d) { logPrecision[p] = Float(values[p]) }
+        }
         let (low, high) = (options.logPrecisionRange.lowerBound, options.logPrecisionRange.upperBound)
         for p in 0..<(k * d) { logPrecision[p] = min(max(logPrecision[p], low), high) }
         guard l > 0 else { return 0 }

@@ -43,7 +43,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             var made = [String: cl_kernel]()
             for name in ["expand_batch", "log_likelihoods", "weight_latents", "column_sums", "assemble_gradient",
                          "adam_update", "momentum_update", "clip_log_precision", "inner_matrices", "rotate_loadings",
-                         "prepare_rows", "prepare_constants", "latent_second_moments"] {
+                         "prepare_rows", "prepare_constants", "latent_second_moments", "tie_isotropic", "tie_shared"] {
                 guard let kernel = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
                     throw MFAError.device("the kernel source has no kernel '\(name)' (error \(status))")
                 }

@@ -70,6 +70,11 @@ extension OpenCLBackend {
         guard l <= Self.maxLatent else {
             throw MFAError.invalidArgument("the OpenCL backend supports l ≤ \(Self.maxLatent) (got \(l))")
         }
+        switch options.noise {
+        case .diagonal: break
+        case .isotropic: try launch("tie_isotropic", global: [k], [.buffer(parameters), .int(k), .int(d)])
+        case .shared: try launch("tie_shared", global: [d], [.buffer(parameters), .int(k), .int(d)])
+        }
         try launch("clip_log_precision", global: [k * d],
                    [.buffer(parameters), .int(k * d), .float(options.logPrecisionRange.lowerBound),
                     .float(options.logPrecisionRange.upperBound)])

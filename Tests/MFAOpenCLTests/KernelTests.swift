@@ -118,14 +118,16 @@ extension OpenCL { @Suite @MainActor struct KernelTests {
         }
     }
 
-    @Test("clip_log_precision, inner_matrices and rotate_loadings (the projection)") func projection() throws {
+    @Test("tie_isotropic, tie_shared, clip_log_precision, inner_matrices and rotate_loadings (the projection)",
+          arguments: NoiseStructure.allCases)
+    func projection(noise: NoiseStructure) throws {
         let gpu = try device.get(), cpu = CPUBackend()
         let layout = ParameterLayout(shape: shape)
         var thetaValues = values(layout.count, seed: 22)
         for p in layout.loadings { thetaValues[p] *= 0.9 }  // some M_k indefinite, some not
         let theta = try Twin(thetaValues, on: gpu), comp = try Twin(componentValues(seed: 23), on: gpu)
         let m = try Twin(values(layout.count, seed: 24), on: gpu), v = try Twin(values(layout.count, seed: 25, low: 0, high: 1), on: gpu)
-        let options = ProjectionOptions(eigenvalueFloor: 1e-2, logPrecisionRange: -0.5...0.5)
+        let options = ProjectionOptions(eigenvalueFloor: 1e-2, logPrecisionRange: -0.5...0.5, noise: noise)
         let clippedCPU = try cpu.project(theta.cpu, firstMoment: m.cpu, secondMoment: v.cpu, components: comp.cpu, shape: shape, options: options)
         let clippedGPU = try gpu.project(theta.gpu, firstMoment: m.gpu, secondMoment: v.gpu, components: comp.gpu, shape: shape, options: options)
         #expect(clippedCPU == clippedGPU && clippedCPU > 0)

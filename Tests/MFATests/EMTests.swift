@@ -103,3 +103,55 @@ import Testing
         return matrix
     }
 }
+
+@Suite struct NoiseStructureTests {
+    @Test("Free parameter counts, checked by hand", arguments: [
+        (NoiseStructure.diagonal, 2 - 1 + 2 * 5 + 2 * 5 + 2 * (5 * 3 - 3)),  // 1 + 10 + 10 + 24 = 45
+        (.isotropic, 1 + 10 + 2 + 24),
+        (.shared, 1 + 10 + 5 + 24),
+    ])
+    func parameterCounts(noise: NoiseStructure, expected: Int) throws {
+        #expect(try MixtureShape(components: 2, dimension: 5, latent: 3).freeParameterCount(noise: noise) == expected)
+        // l = 1 leaves no rotational freedom; l = 0 is a diagonal GMM: 2K·d + K − 1.
+        #expect(try MixtureShape(components: 3, dimension: 4, latent: 0).freeParameterCount == 3 * 8 + 2)
+    }
+
+    @Test("Tied noise comes out tied, by EM and by SGD", arguments: [NoiseStructure.isotropic, .shared])
+    func tiedNoiseStaysTied(noise: NoiseStructure) throws {
+        let shape = try MixtureShape(components: 3, dimension: 6, latent: 2)
+        var random = RandomGenerator(seed: 5)
+        let data = Fixtures.model(shape, seed: 6).sample(count: 800, random: &random).samples
+        var options = TrainingOptions()
+        options.noise = noise
+        options.initialisation = .kmeansPlusPlus
+        options.epochs = 3
+        options.batchSize = 100
+        let em = try EMTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2, iterations: 5).model
+        let sgd = try SGDTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2).covarianceModel()
+        for model in [em, sgd] {
+            let psi = model.noiseVariances.map(Double.init)
+            for c in 0..<3 {
+                for j in 0..<6 {
+                    let reference = noise == .isotropic ? psi[c * 6] : psi[j]
+                    #expect(abs(psi[c * 6 + j] - reference) <= 1e-4 * reference, "ψ[\(c), \(j)]")
+                }
+            }
+        }
+    }
+
+    @Test("EM with tied noise still never decreases the log-likelihood", arguments: [NoiseStructure.isotropic, .shared])
+    func tiedEMIsMonotone(noise: NoiseStructure) throws {
+        let shape = try MixtureShape(components: 3, dimension: 6, latent: 2)
+        var random = RandomGenerator(seed: 7)
+        let data = Fixtures.model(shape, seed: 8).sample(count: 600, random: &random).samples
+        var options = TrainingOptions()
+        options.noise = noise
+        options.initialisation = .kmeansPlusPlus
+        options.tolerance = 0
+        var history = [Double]()
+        _ = try EMTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2, iterations: 15) {
+            history.append($0.trainLogLikelihood)
+        }
+        for (before, after) in zip(history, history.dropFirst()) { #expect(after >= before - 1e-5, "\(before) → \(after)") }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import MFA
+import MFAIO
+
+struct Select: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Model selection: train a grid of (K, l), print a table, write the best model.",
+        discussion: "Parameter counts are the free parameters of the covariance form: K−1 weights, K·d means, the noise (K·d diagonal, K isotropic, d shared) and K(d·l − l(l−1)/2) loadings, less their rotational freedom. The grid trains one model after another: the backends already use every core.")
+
+    @Argument(help: "Training data file.")
+    var data: String
+
+    @Option(name: [.short, .long], help: "Values of K to try, comma-separated (e.g. 10,20,50).")
+    var components: String
+
+    @Option(name: [.short, .long], help: "Values of l to try, comma-separated (e.g. 0,5,10).")
+    var latent: String
+
+    @Option(name: [.short, .long], help: "Where to write the best model (.safetensors).")
+    var out: String
+
+    @Option(help: "bic (the default; lowest wins), aic (lowest wins) or validation (highest validation log-likelihood wins).")
+    var criterion: SelectionCriterion = .bic
+
+    @Option(help: "Validation data (needed by --criterion validation; reported otherwise).")
+    var validation: String?
+
+    @OptionGroup var training: TrainingArguments
+
+    func values(_ text: String, name: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--\(name) must be comma-separated whole numbers, e.g. 10,20,50")
+        }
+        return values.map { $0! }
+    }
+
+    func run() throws {
+        let grid = try values(components, name: "components").flatMap { k in try values(latent, name: "latent").map { (k, $0) } }
+        let x = try loadData(data).samples
+        let validationSet = try validation.map { try loadData($0, dimension: x.columns).samples }
+        let (rows, best) = try select(x, grid: grid, validation: validationSet, on: try training.backendOptions.make())
+        var metadata = training.metadata
+        metadata["training.data"] = data
+        metadata["selection.criterion"] = criterion.rawValue
+        try ModelFile.write(rows[best].model, metadata: metadata, to: out)
+        say("best by \(criterion.rawValue): K=\(rows[best].shape.components) l=\(rows[best].shape.latent); wrote \(out)")
+    }
+
+    func select(_ x: Matrix, grid: [(Int, Int)], validation: Matrix?, on backend: some Backend) throws -> ([SelectionRow], Int) {
+        say("|   K |   l | parameters | log-likelihood |            BIC |            AIC | validation LL | seconds |")
+        say("|----:|----:|-----------:|---------------:|---------------:|---------------:|--------------:|--------:|")
+        return try ModelSelection.run(
+            x, grid: grid.map { (components: $0.0, latent: $0.1) }, validation: validation, criterion: criterion,
+            noise: training.noise,
+            train: { try training.train(x, components: $0, latent: $1, validation: nil, from: nil, on: backend) { _ in } },
+            score: { try $0.engine(backend: backend).meanLogLikelihood($1) },
+            report: { row in
+                say(String(format: "| %3d | %3d | %10d | %14.1f | %14.1f | %14.1f | %13@ | %7.1f |", row.shape.components,
+                           row.shape.latent, row.parameters, row.logLikelihood, row.bic, row.aic,
+                           row.validationLogLikelihood.map { String(format: "%.2f", $0) } ?? "–", row.seconds))
+            })
+    }
+}

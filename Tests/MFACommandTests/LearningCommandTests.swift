@@ -1,0 +1,78 @@
+import Foundation
+import MFA
+import MFAIO
+import Testing
+
+/// EM, warm starts, model selection, outliers and in-painting through the built binary.
+extension CommandTests {
+    @Test("EM trains, and --from continues exactly where the saved model left off")
+    func emAndWarmStart() throws {
+        let workspace = Workspace()
+        let (train, _) = try writeData(workspace)
+        let first = try Tool.run(["train", train, "-c", "2", "-l", "1", "--algorithm", "em", "--max-iterations", "3",
+                                  "-o", workspace["em.safetensors"]])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("iteration 3/3") && first.stderr.contains("did not converge"))
+        let scored = try Tool.run(["score", workspace["em.safetensors"], train])
+        let resumed = try Tool.run(["train", train, "-c", "2", "-l", "1", "--algorithm", "em", "--max-iterations", "1",
+                                    "--from", workspace["em.safetensors"], "-o", workspace["em2.safetensors"]])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        // The first E-step of the resumed run scores the saved model on the same data.
+        let mean = Double(scored.stdout.split(separator: " ")[2])!
+        #expect(resumed.stdout.contains(String(format: "train %.2f", mean)), "\(resumed.stdout) vs \(mean)")
+        let mismatch = try Tool.run(["train", train, "-c", "3", "-l", "1", "--from", workspace["em.safetensors"], "-o", workspace["x.safetensors"]])
+        #expect(mismatch.status != 0 && mismatch.stderr.contains("starting model"))
+        let sgd = try Tool.run(["train", train, "-c", "2", "-l", "1", "--init", "em:2", "--epochs", "1", "--noise", "isotropic",
+                                "-o", workspace["sgd.safetensors"]])
+        #expect(sgd.status == 0, "\(sgd.stderr)")
+        let info = try Tool.run(["info", workspace["sgd.safetensors"]])
+        #expect(info.stdout.contains("training.em_iterations_before_sgd: 2") && info.stdout.contains("noise: isotropic"))
+    }
+
+    @Test("select prints the grid and writes the best model by BIC")
+    func selectWritesBest() throws {
+        let workspace = Workspace()
+        let (train, test) = try writeData(workspace)
+        let outcome = try Tool.run(["select", train, "-c", "1,2,3", "-l", "0,1", "--algorithm", "em", "--validation", test,
+                                    "-o", workspace["best.safetensors"]])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.split(separator: "\n").filter { $0.hasPrefix("|") }.count == 2 + 6)
+        #expect(outcome.stdout.contains("best by bic: K=2 l=1"), "\(outcome.stdout)")
+        #expect(try ModelFile.read(workspace["best.safetensors"]).model.shape.components == 2)
+    }
+
+    @Test("outliers prints an AUROC and writes the ROC curve")
+    func outliersReportAUROC() throws {
+        let workspace = Workspace()
+        let (model, test) = try train(workspace)
+        // Outliers: the test data shifted far away.
+        let shifted = try Numpy.read(path: test).values.map { Double($0) + 8 }
+        try Numpy.write(shifted, shape: [300, 5], dtype: "<f4", to: workspace["far.npy"])
+        let outcome = try Tool.run(["outliers", model, "--inliers", test, "--outliers", workspace["far.npy"], "--roc", workspace["roc.csv"]])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.hasPrefix("AUROC 1.0000"))
+        let csv = String(decoding: FileManager.default.contents(atPath: workspace["roc.csv"]) ?? Data(), as: UTF8.self)
+        #expect(csv.hasPrefix("threshold,false_positive_rate,true_positive_rate\ninf,0.0,0.0"))
+    }
+
+    @Test("reconstruct fills exactly the masked values, and writes the image grid")
+    func reconstructFillsMasked() throws {
+        let workspace = Workspace()
+        let (model, test) = try train(workspace)
+        try Numpy.write([0, 1, 0, 0, 1], shape: [5], dtype: "<f8", to: workspace["mask.npy"])
+        let outcome = try Tool.run(["reconstruct", model, test, "--mask", workspace["mask.npy"], "-o", workspace["filled.npy"],
+                                    "--image", workspace["grid.png"], "--shape", "1x5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let before = try Numpy.read(path: test).values, after = try Numpy.read(path: workspace["filled.npy"]).values
+        var observedKept = true, maskedFilled = 0
+        for n in 0..<300 {
+            for j in [0, 2, 3] where before[n * 5 + j] != after[n * 5 + j] { observedKept = false }
+            if before[n * 5 + 1] != after[n * 5 + 1] || before[n * 5 + 4] != after[n * 5 + 4] { maskedFilled += 1 }
+        }
+        #expect(observedKept && maskedFilled == 300)
+        #expect(FileManager.default.fileExists(atPath: workspace["grid.png"]))
+        try Numpy.write([1, 0], shape: [2], dtype: "<f8", to: workspace["short.npy"])
+        let short = try Tool.run(["reconstruct", model, test, "--mask", workspace["short.npy"], "-o", workspace["y.npy"]])
+        #expect(short.status != 0 && short.stderr.contains("short.npy"))
+    }
+}
