@@ -133,14 +133,9 @@ public struct EMTrainer<B: Backend> {
     public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
                       iterations: Int? = nil,
                       progress: (EpochReport) -> Void = { _ in }) throws -> (model: MixtureModel, converged: Bool) {
-        try options.validate()
-        let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
-        guard data.rows >= components else {
-            throw MFAError.invalidArgument("cannot fit \(components) components to \(data.rows) samples")
-        }
         var random = RandomGenerator(seed: options.seed)
-        let start = try from.map { try Initialiser.warmStart($0, shape: shape).covarianceModel() }
-            ?? Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random).covarianceModel()
+        let start = try Initialiser.start(data, components: components, latent: latent, validation: validation, from: from,
+                                          options: options, backend: backend, random: &random).covarianceModel()
         let session = try EMSession(backend: backend, start: start, data: data,
                                     batchSize: options.batchSize, minVariance: options.minVariance, noise: options.noise)
         let limit = iterations ?? options.maxIterations

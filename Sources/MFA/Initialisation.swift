@@ -26,12 +26,24 @@ public enum Initialiser {
                                    precisionDiagonal: diagonal, precisionLoadings: gamma)
     }
 
-    /// A saved model as the starting point (`--from`), checked against the shape asked for.
-    public static func warmStart(_ model: MixtureModel, shape: MixtureShape) throws -> PrecisionParameters {
-        guard model.shape == shape else {
-            throw MFAError.shapeMismatch("the starting model is \(model.shape), training asks for \(shape)")
+    /// What every trainer does first: checks the options and sizes, then starts from `from` (a warm
+    /// start, which must have the shape asked for) or initialises.
+    static func start<B: Backend>(_ data: Matrix, components: Int, latent: Int, validation: Matrix?, from: MixtureModel?,
+                                  options: TrainingOptions, backend: B,
+                                  random: inout RandomGenerator) throws -> PrecisionParameters {
+        try options.validate()
+        let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
+        guard data.rows >= components else {
+            throw MFAError.invalidArgument("cannot fit \(components) components to \(data.rows) samples")
         }
-        return try model.precisionParameters()
+        if let validation, validation.columns != data.columns {
+            throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
+        }
+        guard let from else { return try initialise(data, shape: shape, options: options, backend: backend, random: &random) }
+        guard from.shape == shape else {
+            throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
+        }
+        return try from.precisionParameters()
     }
 
     /// `count` distinct indices below `n` (count ≤ n).

@@ -30,17 +30,9 @@ public struct SGDTrainer<B: Backend> {
     /// continues from that model instead of initialising (a warm start).
     public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
                       progress: (EpochReport) -> Void = { _ in }) throws -> PrecisionParameters {
-        try options.validate()
-        let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
-        guard data.rows >= components else {
-            throw MFAError.invalidArgument("cannot fit \(components) components to \(data.rows) samples")
-        }
-        if let validation, validation.columns != data.columns {
-            throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
-        }
         var random = RandomGenerator(seed: options.seed)
-        var start = try from.map { try Initialiser.warmStart($0, shape: shape) }
-            ?? Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
+        var start = try Initialiser.start(data, components: components, latent: latent, validation: validation, from: from,
+                                          options: options, backend: backend, random: &random)
         if options.emIterationsBeforeSGD > 0, from == nil {
             // `--init em:N`: a few EM iterations put SGD in EM's basin.
             let em = try EMSession(backend: backend, start: try start.covarianceModel(), data: data,

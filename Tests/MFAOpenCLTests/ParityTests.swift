@@ -104,6 +104,23 @@ extension OpenCL { @Suite struct ParityTests {
         let gpuScore = try gpuModel.engine(backend: gpu).meanLogLikelihood(test)
         #expect(abs(cpuScore - gpuScore) < 1e-3, "CPU \(cpuScore) vs OpenCL \(gpuScore)")
     }
+
+    @Test("EM iterations on OpenCL give the CPU backend's model")
+    func emMatchesCPU() throws {
+        let gpu = try device.get()
+        let shape = try MixtureShape(components: 3, dimension: 8, latent: 2)
+        var random = RandomGenerator(seed: 4)
+        let data = try randomModel(shape, seed: 10).sample(count: 700, random: &random).samples
+        let start = try randomModel(shape, seed: 11)
+        let cpuSession = try EMSession(backend: CPUBackend(), start: start, data: data, batchSize: 200, minVariance: 1e-3)
+        let gpuSession = try EMSession(backend: gpu, start: start, data: data, batchSize: 200, minVariance: 1e-3)
+        for _ in 0..<3 {
+            let (cpuScore, gpuScore) = (try cpuSession.iterate(), try gpuSession.iterate())
+            #expect(abs(cpuScore - gpuScore) < 1e-3, "CPU \(cpuScore) vs OpenCL \(gpuScore)")
+        }
+        expectClose(gpuSession.model.noiseVariances, cpuSession.model.noiseVariances, atol: 1e-4, rtol: 1e-3, "ψ after 3 iterations")
+        expectClose(gpuSession.model.means, cpuSession.model.means, atol: 1e-4, rtol: 1e-3, "μ after 3 iterations")
+    }
 } }
 
 extension OpenCL { @Suite struct ErrorTests {
