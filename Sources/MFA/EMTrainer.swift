@@ -129,7 +129,7 @@ public struct EMTrainer<B: Backend> {
         self.options = options
     }
 
-    /// The model, and whether EM converged.
+    /// The model, and whether EM converged (`iterations` overrides `options.maxIterations`).
     public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
                       iterations: Int? = nil,
                       progress: (EpochReport) -> Void = { _ in }) throws -> (model: MixtureModel, converged: Bool) {
@@ -157,6 +157,6 @@ public struct EMTrainer<B: Backend> {
             if abs(logLikelihood - previous) < options.tolerance { return (session.model, true) }
             previous = logLikelihood
         }
-        return (session.model, iterations != nil)
+        return (session.model, false)
     }
 }

@@ -16,6 +16,8 @@ public enum MFAError: Error, CustomStringConvertible, Equatable {
     case numerical(String)
     /// A compute device failed: no driver or device, a kernel that does not build, an allocation.
     case device(String)
+    /// Training was stopped on request (SIGINT), after saving what the message says.
+    case interrupted(String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum MFAError: Error, CustomStringConvertible, Equatable {
         case .diverged(let message): return "training diverged: \(message)"
         case .numerical(let message): return "numerical failure: \(message)"
         case .device(let message): return "device: \(message)"
+        case .interrupted(let message): return "interrupted: \(message)"
         }
     }
 }

@@ -3,7 +3,17 @@ import Foundation
 /// A small, fast, seedable generator (xoshiro256**, seeded through SplitMix64), so that training
 /// is reproducible for a given seed on every platform.
 public struct RandomGenerator: RandomNumberGenerator, Sendable {
-    private var state: (UInt64, UInt64, UInt64, UInt64)
+    private var words: (UInt64, UInt64, UInt64, UInt64)
+
+    /// The generator's whole state, to save and restore it exactly.
+    public var state: [UInt64] { [words.0, words.1, words.2, words.3] }
+
+    public init(state words: [UInt64]) throws {
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw MFAError.invalidArgument("a generator state is four words, not all zero")
+        }
+        self.words = (words[0], words[1], words[2], words[3])
+    }
 
     public init(seed: UInt64) {
         var splitMix = seed
@@ -14,18 +24,18 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        state = (next(), next(), next(), next())
+        words = (next(), next(), next(), next())
     }
 
     public mutating func next() -> UInt64 {
-        let result = rotate(state.1 &* 5, 7) &* 9
-        let t = state.1 << 17
-        state.2 ^= state.0
-        state.3 ^= state.1
-        state.1 ^= state.2
-        state.0 ^= state.3
-        state.2 ^= t
-        state.3 = rotate(state.3, 45)
+        let result = rotate(words.1 &* 5, 7) &* 9
+        let t = words.1 << 17
+        words.2 ^= words.0
+        words.3 ^= words.1
+        words.1 ^= words.2
+        words.0 ^= words.3
+        words.2 ^= t
+        words.3 = rotate(words.3, 45)
         return result
     }
 

@@ -29,11 +29,12 @@ public struct SGDTrainer<B: Backend> {
     /// Trains on `data` (N × d) and returns the model in the data's own units. With `from`, training
     /// continues from that model instead of initialising (a warm start).
     public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
+                      control: TrainingControl = TrainingControl(),
                       progress: (EpochReport) -> Void = { _ in }) throws -> PrecisionParameters {
         var random = RandomGenerator(seed: options.seed)
         var start = try Initialiser.start(data, components: components, latent: latent, validation: validation, from: from,
                                           options: options, backend: backend, random: &random)
-        if options.emIterationsBeforeSGD > 0, from == nil {
+        if options.emIterationsBeforeSGD > 0, from == nil, control.resume == nil {
             // `--init em:N`: a few EM iterations put SGD in EM's basin.
             let em = try EMSession(backend: backend, start: try start.covarianceModel(), data: data,
                                    batchSize: options.batchSize, minVariance: options.minVariance, noise: options.noise)
@@ -44,15 +45,28 @@ public struct SGDTrainer<B: Backend> {
         let batchesPerEpoch = (data.rows + batchSize - 1) / batchSize
         let session = try SGDSession(backend: backend, start: start, data: data, options: options,
                                      totalSteps: batchesPerEpoch * options.epochs)
+        // Every epoch's shuffle comes from the state the loop starts with, so a resumed run replays
+        // the shuffles of the epochs before its own and sees the same batches.
         var order = Array(0..<data.rows)
+        var firstEpoch = 1, (skippedBatches, resumedSum, resumedClipped) = (0, 0.0, 0)
+        if let checkpoint = control.resume {
+            try session.restore(checkpoint, rows: data.rows)
+            random = try RandomGenerator(state: checkpoint.loopRandomState)
+            for _ in 1..<checkpoint.epoch { order.shuffle(using: &random) }
+            (firstEpoch, skippedBatches) = (checkpoint.epoch, checkpoint.batch)
+            (resumedSum, resumedClipped) = (checkpoint.logLikelihoodSum, checkpoint.clipped)
+        }
+        let loopRandomState = control.resume?.loopRandomState ?? random.state
         let clock = ContinuousClock()
         let began = clock.now
-        for epoch in 1...options.epochs {
+        for epoch in firstEpoch...options.epochs {
             let epochBegan = clock.now
             order.shuffle(using: &random)
-            var logLikelihoodSum = 0.0
-            var clipped = 0
-            for batchStart in stride(from: 0, to: data.rows, by: batchSize) {
+            var logLikelihoodSum = epoch == firstEpoch ? resumedSum : 0
+            var clipped = epoch == firstEpoch ? resumedClipped : 0
+            var trainedRows = 0
+            for (batch, batchStart) in stride(from: 0, to: data.rows, by: batchSize).enumerated()
+            where epoch != firstEpoch || batch >= skippedBatches {
                 try session.engine.loadBatch(data, rows: order[batchStart..<min(batchStart + batchSize, data.rows)])
                 let result = try session.step()
                 guard result.logLikelihood.isFinite else {
@@ -61,6 +75,18 @@ public struct SGDTrainer<B: Backend> {
                 }
                 logLikelihoodSum += result.logLikelihood
                 clipped += result.clipped
+                trainedRows += session.engine.rows
+                let stopping = control.shouldStop()
+                if let save = control.save,
+                   stopping || control.checkpointEvery.map({ session.stepCount % $0 == 0 }) == true {
+                    try save(try session.checkpoint(epoch: epoch, batch: batch + 1, loopRandomState: loopRandomState,
+                                                    logLikelihoodSum: logLikelihoodSum, clipped: clipped, rows: data.rows))
+                }
+                if stopping {
+                    throw MFAError.interrupted(control.save == nil
+                        ? "stopped at step \(session.stepCount) with no checkpoint (give --checkpoint FILE to keep the work)"
+                        : "stopped at step \(session.stepCount); the checkpoint holds it (continue with --resume)")
+                }
             }
             let trainSeconds = seconds(clock.now - epochBegan)
             let validationLogLikelihood = try validation.map { try session.engine.meanLogLikelihood($0) }
@@ -68,7 +94,7 @@ public struct SGDTrainer<B: Backend> {
             progress(EpochReport(
                 epoch: epoch, epochs: options.epochs, trainLogLikelihood: logLikelihoodSum / Double(data.rows),
                 validationLogLikelihood: validationLogLikelihood,
-                samplesPerSecond: Double(data.rows) / max(trainSeconds, 1e-9), elapsedSeconds: elapsed,
+                samplesPerSecond: Double(trainedRows) / max(trainSeconds, 1e-9), elapsedSeconds: elapsed,
                 remainingSeconds: elapsed / Double(epoch) * Double(options.epochs - epoch),
                 clippedFraction: Double(clipped) / Double(max(batchesPerEpoch * components * latent, 1))))
         }
@@ -99,6 +125,41 @@ public final class SGDSession<B: Backend> {
         firstMoment = try backend.makeBuffer(count: engine.layout.count)
         secondMoment = options.optimizer == .adam ? try backend.makeBuffer(count: engine.layout.count) : nil
         try engine.load(start, options: projection)
+    }
+
+    /// The run's state, read back from the device.
+    func checkpoint(epoch: Int, batch: Int, loopRandomState: [UInt64], logLikelihoodSum: Double, clipped: Int,
+                    rows: Int) throws -> Checkpoint {
+        let count = engine.layout.count
+        return Checkpoint(shape: engine.shape, theta: try engine.read(engine.parameters, count: count),
+                          firstMoment: try engine.read(firstMoment, count: count),
+                          secondMoment: try secondMoment.map { try engine.read($0, count: count) } ?? [],
+                          eigenvalues: try engine.readEigenvalues(), step: stepCount, epoch: epoch, batch: batch,
+                          loopRandomState: loopRandomState, logLikelihoodSum: logLikelihoodSum, clipped: clipped,
+                          rows: rows, scale: engine.scale, epochs: options.epochs, batchSize: options.batchSize)
+    }
+
+    /// Puts a checkpoint's state on the device exactly: θ, the moments and λ as saved (no new
+    /// projection, which could move θ by rounding), then the derived component quantities.
+    func restore(_ checkpoint: Checkpoint, rows: Int) throws {
+        guard checkpoint.shape == engine.shape, checkpoint.rows == rows, checkpoint.scale == engine.scale,
+              checkpoint.epochs == options.epochs, checkpoint.batchSize == options.batchSize,
+              checkpoint.theta.count == engine.layout.count,
+              checkpoint.secondMoment.isEmpty == (secondMoment == nil) else {
+            throw MFAError.invalidArgument(
+                "the checkpoint was made for another run (\(checkpoint.shape), \(checkpoint.rows) samples, \(checkpoint.epochs) epochs, batch \(checkpoint.batchSize)); resume with the same data and options")
+        }
+        let backend = engine.backend
+        try checkpoint.theta.withUnsafeBufferPointer { try backend.write($0, to: engine.parameters, offset: 0) }
+        try checkpoint.firstMoment.withUnsafeBufferPointer { try backend.write($0, to: firstMoment, offset: 0) }
+        if let secondMoment {
+            try checkpoint.secondMoment.withUnsafeBufferPointer { try backend.write($0, to: secondMoment, offset: 0) }
+        }
+        try checkpoint.eigenvalues.withUnsafeBufferPointer {
+            try backend.write($0, to: engine.components, offset: engine.componentLayout.eigenvalues.lowerBound)
+        }
+        try backend.prepareComponents(engine.parameters, components: engine.components, shape: engine.shape)
+        stepCount = checkpoint.step
     }
 
     /// One step on the batch in the engine: returns the batch's summed log-likelihood (before the

@@ -31,6 +31,15 @@ struct Train: ParsableCommand {
     @Option(help: "Continue training this model (a warm start) instead of initialising; its K, l and d must match.")
     var from: String?
 
+    @Option(help: "SGD: save the run here (atomically) every --checkpoint-every steps and on Ctrl-C, to continue it with --resume.")
+    var checkpoint: String?
+
+    @Option(help: "SGD: steps between checkpoints.")
+    var checkpointEvery = 100
+
+    @Option(help: "SGD: continue an interrupted run from its checkpoint; the data and options must be those it was started with.")
+    var resume: String?
+
     @Option(help: "Image shape HxW of each sample, for sample grids (default: from the data file, or a square d).")
     var shape: String?
 
@@ -40,17 +49,27 @@ struct Train: ParsableCommand {
         if components < 1 { throw ValidationError("--components must be at least 1") }
         if latent < 0 { throw ValidationError("--latent must be at least 0") }
         if let shape, ImageShape(shape) == nil { throw ValidationError("--shape must look like 28x28") }
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if training.algorithm == .em, checkpoint != nil || resume != nil {
+            throw ValidationError("--checkpoint and --resume are for --algorithm sgd")
+        }
     }
 
     func run() throws {
         let dataset = try loadData(data)
         let validationSet = try validation.map { try loadData($0, dimension: dataset.samples.columns) }
         let start = try from.map { try ModelFile.read($0).model }
+        let control = TrainingControl(
+            checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
+            save: checkpoint.map { path in { try CheckpointFile.write($0, to: path) } },
+            resume: try resume.map { try CheckpointFile.read($0) },
+            shouldStop: { interruptRequested.load(ordering: .relaxed) })
+        Interruption.install()
         let x = dataset.samples
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
         let model = try training.train(x, components: components, latent: latent, validation: validationSet?.samples,
-                                       from: start, on: try training.backendOptions.make()) { report in
+                                       from: start, control: control, on: try training.backendOptions.make()) { report in
             last = report
             say(progressLine(report, algorithm: training.algorithm))
         }

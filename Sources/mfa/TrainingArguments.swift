@@ -95,11 +95,13 @@ struct TrainingArguments: ParsableArguments {
 
     /// Trains one (K, l) with the chosen algorithm; warns when EM stops before converging.
     func train(_ x: Matrix, components: Int, latent: Int, validation: Matrix?, from start: MixtureModel?,
-               on backend: some Backend, progress: (EpochReport) -> Void) throws -> MixtureModel {
+               control: TrainingControl = TrainingControl(), on backend: some Backend,
+               progress: (EpochReport) -> Void) throws -> MixtureModel {
         switch algorithm {
         case .sgd:
             return try SGDTrainer(backend: backend, options: options)
-                .train(x, components: components, latent: latent, validation: validation, from: start, progress: progress)
+                .train(x, components: components, latent: latent, validation: validation, from: start, control: control,
+                       progress: progress)
                 .covarianceModel()
         case .em:
             let (model, converged) = try EMTrainer(backend: backend, options: options)
