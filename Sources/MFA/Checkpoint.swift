@@ -10,6 +10,8 @@ public struct Checkpoint: Sendable, Equatable {
     public var eigenvalues: [Float]
     /// Optimizer steps taken.
     public var step: Int
+    /// The learning-rate factor left by roll-backs after non-finite losses.
+    public var learningRateFactor: Float = 1
     /// The epoch in progress (1-based) and how many of its batches are done.
     public var epoch: Int
     public var batch: Int
@@ -42,6 +44,14 @@ public struct Checkpoint: Sendable, Equatable {
         self.scale = scale
         self.epochs = epochs
         self.batchSize = batchSize
+    }
+}
+
+extension Checkpoint {
+    func with(learningRateFactor factor: Float) -> Checkpoint {
+        var copy = self
+        copy.learningRateFactor = factor
+        return copy
     }
 }
 

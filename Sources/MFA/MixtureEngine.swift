@@ -118,7 +118,8 @@ public final class MixtureEngine<B: Backend> {
                 }
             }
         }
-        let weights = softmax(Array(theta[layout.logits])).map(Float.init)
+        // A starved component's weight can underflow float32; keep it positive so the model stays valid.
+        let weights = softmax(Array(theta[layout.logits])).map { max(Float($0), .leastNormalMagnitude) }
         return PrecisionParameters(shape: shape, weights: weights, means: means,
                                    precisionDiagonal: diagonal, precisionLoadings: gamma)
     }

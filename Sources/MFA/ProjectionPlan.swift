@@ -10,6 +10,9 @@ public struct ProjectionPlan {
 
     /// `inner` is M_k (row-major l×l, float64). With τ = 0 nothing is clipped and λ_i ≤ 0 throws.
     public init(inner: [Double], latent l: Int, eigenvalueFloor tau: Double, component: Int) throws {
+        guard inner.allSatisfy(\.isFinite) else {
+            throw MFAError.numerical("component \(component): M = I − ΓᵀE⁻¹Γ has non-finite entries")
+        }
         var (lambda, vectors) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
         // An eigenvector's sign is arbitrary; fix it (largest entry positive) so that backends whose
         // M_k differ in the last bits rotate Γ the same way.

@@ -13,6 +13,9 @@ public struct EpochReport: Sendable {
     public var remainingSeconds: Double
     /// Fraction of M_k eigenvalues the projection clipped to τ, over the epoch's steps.
     public var clippedFraction: Double
+    /// Times this epoch was rolled back after a non-finite loss, and the learning-rate factor now.
+    public var rollbacks = 0
+    public var learningRateFactor: Float = 1
 }
 
 /// Trains a mixture of factor analysers by mini-batch SGD in the precision form (DESIGN.md §1–2):
@@ -20,6 +23,8 @@ public struct EpochReport: Sendable {
 public struct SGDTrainer<B: Backend> {
     public let backend: B
     public let options: TrainingOptions
+    /// Roll-backs after non-finite losses before training gives up.
+    public static var maximumRollbacks: Int { 5 }
 
     public init(backend: B, options: TrainingOptions) {
         self.backend = backend
@@ -59,19 +64,34 @@ public struct SGDTrainer<B: Backend> {
         let loopRandomState = control.resume?.loopRandomState ?? random.state
         let clock = ContinuousClock()
         let began = clock.now
+        var rollbacks = 0
         for epoch in firstEpoch...options.epochs {
             let epochBegan = clock.now
             order.shuffle(using: &random)
-            var logLikelihoodSum = epoch == firstEpoch ? resumedSum : 0
-            var clipped = epoch == firstEpoch ? resumedClipped : 0
-            var trainedRows = 0
-            for (batch, batchStart) in stride(from: 0, to: data.rows, by: batchSize).enumerated()
-            where epoch != firstEpoch || batch >= skippedBatches {
+            let startBatch = epoch == firstEpoch ? skippedBatches : 0
+            // The last good state: a non-finite loss rolls the epoch back to it at half the rate.
+            let snapshot = try session.checkpoint(epoch: epoch, batch: startBatch, loopRandomState: loopRandomState,
+                                                  logLikelihoodSum: epoch == firstEpoch ? resumedSum : 0,
+                                                  clipped: epoch == firstEpoch ? resumedClipped : 0, rows: data.rows)
+            var epochRollbacks = 0
+            var logLikelihoodSum = 0.0, clipped = 0, trainedRows = 0
+            epochLoop: while true {
+                (logLikelihoodSum, clipped, trainedRows) = (snapshot.logLikelihoodSum, snapshot.clipped, 0)
+            for (batch, batchStart) in stride(from: 0, to: data.rows, by: batchSize).enumerated() where batch >= startBatch {
                 try session.engine.loadBatch(data, rows: order[batchStart..<min(batchStart + batchSize, data.rows)])
-                let result = try session.step()
+                // A non-finite loss, or a step whose projection met non-finite parameters, is a fault.
+                var result = (logLikelihood: Double.nan, clipped: 0)
+                do { result = try session.step() } catch MFAError.numerical(_) {}
                 guard result.logLikelihood.isFinite else {
-                    throw MFAError.diverged(
-                        "non-finite log-likelihood at epoch \(epoch), step \(session.stepCount); try a smaller --learning-rate")
+                    rollbacks += 1
+                    epochRollbacks += 1
+                    guard rollbacks <= Self.maximumRollbacks else {
+                        throw MFAError.diverged(
+                            "non-finite log-likelihood at epoch \(epoch), step \(session.stepCount), after \(Self.maximumRollbacks) roll-backs that each halved the learning rate; try a smaller --learning-rate")
+                    }
+                    try session.restore(snapshot, rows: data.rows)
+                    session.learningRateFactor /= 2
+                    continue epochLoop
                 }
                 logLikelihoodSum += result.logLikelihood
                 clipped += result.clipped
@@ -88,6 +108,8 @@ public struct SGDTrainer<B: Backend> {
                         : "stopped at step \(session.stepCount); the checkpoint holds it (continue with --resume)")
                 }
             }
+                break epochLoop
+            }
             let trainSeconds = seconds(clock.now - epochBegan)
             let validationLogLikelihood = try validation.map { try session.engine.meanLogLikelihood($0) }
             let elapsed = seconds(clock.now - began)
@@ -96,7 +118,8 @@ public struct SGDTrainer<B: Backend> {
                 validationLogLikelihood: validationLogLikelihood,
                 samplesPerSecond: Double(trainedRows) / max(trainSeconds, 1e-9), elapsedSeconds: elapsed,
                 remainingSeconds: elapsed / Double(epoch) * Double(options.epochs - epoch),
-                clippedFraction: Double(clipped) / Double(max(batchesPerEpoch * components * latent, 1))))
+                clippedFraction: Double(clipped) / Double(max(batchesPerEpoch * components * latent, 1)),
+                rollbacks: epochRollbacks, learningRateFactor: session.learningRateFactor))
         }
         return try session.engine.precisionParameters()
     }
@@ -109,6 +132,8 @@ public final class SGDSession<B: Backend> {
     public let options: TrainingOptions
     public let totalSteps: Int
     public private(set) var stepCount = 0
+    /// Multiplies every learning rate; halved by each roll-back after a non-finite loss.
+    public var learningRateFactor: Float = 1
     let firstMoment: B.Buffer
     let secondMoment: B.Buffer?
     let projection: ProjectionOptions
@@ -137,6 +162,7 @@ public final class SGDSession<B: Backend> {
                           eigenvalues: try engine.readEigenvalues(), step: stepCount, epoch: epoch, batch: batch,
                           loopRandomState: loopRandomState, logLikelihoodSum: logLikelihoodSum, clipped: clipped,
                           rows: rows, scale: engine.scale, epochs: options.epochs, batchSize: options.batchSize)
+            .with(learningRateFactor: learningRateFactor)
     }
 
     /// Puts a checkpoint's state on the device exactly: θ, the moments and λ as saved (no new
@@ -160,6 +186,7 @@ public final class SGDSession<B: Backend> {
         }
         try backend.prepareComponents(engine.parameters, components: engine.components, shape: engine.shape)
         stepCount = checkpoint.step
+        learningRateFactor = checkpoint.learningRateFactor
     }
 
     /// One step on the batch in the engine: returns the batch's summed log-likelihood (before the
@@ -177,7 +204,7 @@ public final class SGDSession<B: Backend> {
     }
 
     func update() -> OptimizerUpdate {
-        let rate = options.learningRate * options.scheduleFactor(step: stepCount, total: totalSteps)
+        let rate = options.learningRate * learningRateFactor * options.scheduleFactor(step: stepCount, total: totalSteps)
         let rates = options.groupRates(rate, dimension: engine.shape.dimension)
         let segments = engine.layout.groups.map { ($0.range, rates[$0.group]!) }
         switch options.optimizer {

@@ -24,6 +24,7 @@ public enum CheckpointFile {
             "log_likelihood_sum": String(checkpoint.logLikelihoodSum.bitPattern), "clipped": String(checkpoint.clipped),
             "rows": String(checkpoint.rows), "scale": String(checkpoint.scale.bitPattern),
             "epochs": String(checkpoint.epochs), "batch_size": String(checkpoint.batchSize),
+            "learning_rate_factor": String(checkpoint.learningRateFactor.bitPattern),
         ], to: path)
     }
 
@@ -53,11 +54,15 @@ public enum CheckpointFile {
         } catch let error as MFAError {
             throw MFAError.malformedFile(path: path, reason: error.description)
         }
-        return Checkpoint(shape: shape, theta: try tensor("theta"), firstMoment: try tensor("first_moment"),
+        var checkpoint = Checkpoint(shape: shape, theta: try tensor("theta"), firstMoment: try tensor("first_moment"),
                           secondMoment: tensors["second_moment"]?.values ?? [], eigenvalues: try tensor("eigenvalues"),
                           step: try integer("step"), epoch: try integer("epoch"), batch: try integer("batch"),
                           loopRandomState: state, logLikelihoodSum: Double(bitPattern: sum), clipped: try integer("clipped"),
                           rows: try integer("rows"), scale: Float(bitPattern: scale), epochs: try integer("epochs"),
                           batchSize: try integer("batch_size"))
+        if let factor = metadata["learning_rate_factor"].flatMap(UInt32.init) {
+            checkpoint.learningRateFactor = Float(bitPattern: factor)
+        }
+        return checkpoint
     }
 }

@@ -80,6 +80,7 @@ struct Train: ParsableCommand {
         if let v = last?.validationLogLikelihood { metadata["validation_log_likelihood"] = String(v) }
         if let image = shape.flatMap(ImageShape.init) ?? dataset.imageShape { metadata["image_shape"] = image.description }
         try ModelFile.write(model, metadata: metadata, to: out)
+        reportDegenerateComponents(model)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
     }
 }
@@ -91,5 +92,22 @@ func progressLine(_ report: EpochReport, algorithm: Algorithm) -> String {
     if let v = report.validationLogLikelihood { line += String(format: "  validation %.2f", v) }
     line += String(format: "  %.0f samples/s", report.samplesPerSecond)
     if algorithm == .sgd { line += String(format: "  clipped %.1f%%", 100 * report.clippedFraction) }
+    if report.rollbacks > 0 {
+        line += String(format: "  non-finite loss: rolled back ×%d, learning rate now ×%g", report.rollbacks, report.learningRateFactor)
+    }
     return line + "  ETA \(clockText(report.remainingSeconds))"
+}
+
+/// Says on stderr which components training starved or pinned to the variance floor.
+func reportDegenerateComponents(_ model: MixtureModel) {
+    let (k, d) = (model.shape.components, model.shape.dimension)
+    let dead = (0..<k).filter { model.weights[$0] < 0.1 / Float(k) }
+    let floor = model.noiseVariances.min() ?? 0
+    let atFloor = model.noiseVariances.filter { $0 <= floor * 1.0001 }.count
+    if !dead.isEmpty {
+        printError("note: \(dead.count) of \(k) components have weight < 0.1/K (components \(dead.prefix(10).map(String.init).joined(separator: ", "))\(dead.count > 10 ? ", …" : ""))")
+    }
+    if atFloor > k * d / 10 {
+        printError(String(format: "note: %.0f%% of the noise variances sit at the floor %g (near-constant coordinates)", 100 * Double(atFloor) / Double(k * d), floor))
+    }
 }

@@ -1,0 +1,87 @@
+import Foundation
+import MFA
+import MFACPU
+import Testing
+
+/// A CPU backend that writes NaN into θ after chosen optimizer updates: a numerical fault on demand.
+final class FaultyBackend: Backend {
+    typealias Buffer = CPUBuffer
+    let base = CPUBackend()
+    let faultyUpdates: (Int) -> Bool
+    private(set) var updates = 0
+
+    init(faultyUpdates: @escaping (Int) -> Bool) { self.faultyUpdates = faultyUpdates }
+
+    var name: String { "faulty " + base.name }
+    func makeBuffer(count: Int) throws -> CPUBuffer { try base.makeBuffer(count: count) }
+    func write(_ values: UnsafeBufferPointer<Float>, to buffer: CPUBuffer, offset: Int) throws { try base.write(values, to: buffer, offset: offset) }
+    func read(_ buffer: CPUBuffer, offset: Int, into values: UnsafeMutableBufferPointer<Float>) throws { try base.read(buffer, offset: offset, into: values) }
+    func gemm(_ product: MatrixProduct, a: CPUBuffer, b: CPUBuffer, c: CPUBuffer) throws { try base.gemm(product, a: a, b: b, c: c) }
+    func expandBatch(_ batch: CPUBuffer, rows: Int, dimension: Int, into expanded: CPUBuffer) throws {
+        try base.expandBatch(batch, rows: rows, dimension: dimension, into: expanded)
+    }
+    func project(_ parameters: CPUBuffer, firstMoment: CPUBuffer?, secondMoment: CPUBuffer?, components: CPUBuffer,
+                 shape: MixtureShape, options: ProjectionOptions) throws -> Int {
+        try base.project(parameters, firstMoment: firstMoment, secondMoment: secondMoment, components: components, shape: shape, options: options)
+    }
+    func prepareComponents(_ parameters: CPUBuffer, components: CPUBuffer, shape: MixtureShape) throws {
+        try base.prepareComponents(parameters, components: components, shape: shape)
+    }
+    func logLikelihoods(quadratic: CPUBuffer, latents: CPUBuffer, components: CPUBuffer, shape: MixtureShape, rows: Int,
+                        logDensity: CPUBuffer, responsibilities: CPUBuffer) throws {
+        try base.logLikelihoods(quadratic: quadratic, latents: latents, components: components, shape: shape, rows: rows,
+                                logDensity: logDensity, responsibilities: responsibilities)
+    }
+    func weightLatents(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int, scale: Float, into weighted: CPUBuffer) throws {
+        try base.weightLatents(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows, scale: scale, into: weighted)
+    }
+    func columnSums(_ matrix: CPUBuffer, rows: Int, columns: Int, into totals: CPUBuffer) throws {
+        try base.columnSums(matrix, rows: rows, columns: columns, into: totals)
+    }
+    func latentSecondMoments(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int, into moments: CPUBuffer) throws {
+        try base.latentSecondMoments(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows, into: moments)
+    }
+    func assembleGradient(_ parameters: CPUBuffer, components: CPUBuffer, crossSums: CPUBuffer, squareSums: CPUBuffer,
+                          columnTotals: CPUBuffer, shape: MixtureShape, into gradient: CPUBuffer) throws {
+        try base.assembleGradient(parameters, components: components, crossSums: crossSums, squareSums: squareSums,
+                                  columnTotals: columnTotals, shape: shape, into: gradient)
+    }
+    func applyUpdate(_ update: OptimizerUpdate, parameters: CPUBuffer, gradient: CPUBuffer, firstMoment: CPUBuffer, secondMoment: CPUBuffer?) throws {
+        try base.applyUpdate(update, parameters: parameters, gradient: gradient, firstMoment: firstMoment, secondMoment: secondMoment)
+        updates += 1
+        if faultyUpdates(updates) { parameters.pointer[0] = .nan }
+    }
+}
+
+@Suite struct NumericalFaultTests {
+    let data = Fixtures.data(rows: 640, columns: 6, seed: 12)
+    var options: TrainingOptions {
+        var options = TrainingOptions()
+        options.epochs = 3
+        options.batchSize = 64
+        return options
+    }
+
+    @Test("A non-finite loss rolls the epoch back, halves the learning rate, says so, and training finishes")
+    func faultIsRolledBack() throws {
+        var reports = [EpochReport]()
+        let model = try SGDTrainer(backend: FaultyBackend { $0 == 15 }, options: options)
+            .train(data, components: 2, latent: 1) { reports.append($0) }
+        #expect(reports.map(\.rollbacks) == [0, 1, 0])
+        #expect(reports.map(\.learningRateFactor) == [1, 0.5, 0.5])
+        let finite = model.means + model.precisionDiagonal + model.precisionLoadings + model.weights
+        #expect(finite.allSatisfy { $0.isFinite })
+    }
+
+    @Test("Faults that keep coming stop training with a clear error after a bounded number of roll-backs")
+    func persistentFaultsStop() throws {
+        let backend = FaultyBackend { $0 > 3 }
+        do {
+            _ = try SGDTrainer(backend: backend, options: options).train(data, components: 2, latent: 1)
+            Issue.record("training finished")
+        } catch let error as MFAError {
+            guard case .diverged(let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(message.contains("after 5 roll-backs"))
+        }
+    }
+}
