@@ -8,7 +8,7 @@ OUT      := out
 MFA      := .build/release/mfa
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test oclgrind demo bench clean
+.PHONY: setup build test oclgrind fuzz demo bench clean
 
 setup:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -49,6 +49,15 @@ demo: build
 # Training-step GFLOP/s against cblas_sgemm on the same shapes (README's table).
 bench: setup
 	swift run -c release TrainingStepBenchmark
+
+# The readers (npy, IDX, gzip, CSV, safetensors) under libFuzzer and AddressSanitizer for
+# FUZZ_SECONDS (default 120), starting from and adding to the committed corpus in Fuzz/Corpus.
+FUZZ_SECONDS ?= 120
+fuzz: setup
+	swift build -c debug --package-path Fuzz --scratch-path .build-fuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+	"$$(swift build -c debug --package-path Fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld --show-bin-path)/ReaderFuzzer" \
+		Fuzz/Corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1
 
 clean:
 	rm -rf .build $(OUT)

@@ -37,7 +37,12 @@ public struct ImageShape: Sendable, Equatable, CustomStringConvertible {
 /// NaN or infinite values are rejected with their position.
 public enum DataFile {
     public static func load(_ path: String) throws -> Dataset {
-        var bytes = try readFile(path)
+        try parse(readFile(path), path: path)
+    }
+
+    /// The same from bytes already read (`path` names them in errors).
+    public static func parse(_ raw: [UInt8], path: String) throws -> Dataset {
+        var bytes = raw
         if Gzip.isCompressed(bytes) { bytes = try Gzip.decompress(bytes, path: path) }
         let dataset: Dataset
         if Numpy.isNumpy(bytes) {

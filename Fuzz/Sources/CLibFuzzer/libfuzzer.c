@@ -1,0 +1,1 @@
+// Declarations only: the definition comes from the libFuzzer runtime.
