@@ -13,6 +13,8 @@ public struct EpochReport: Sendable {
     public var remainingSeconds: Double
     /// Fraction of M_k eigenvalues the projection clipped to τ, over the epoch's steps.
     public var clippedFraction: Double
+    /// Dead components re-seeded after this epoch (`TrainingOptions.reinitialiseDead`).
+    public var reseeded = 0
     /// Times this epoch was rolled back after a non-finite loss, and the learning-rate factor now.
     public var rollbacks = 0
     public var learningRateFactor: Float = 1
@@ -111,6 +113,15 @@ public struct SGDTrainer<B: Backend> {
                 break epochLoop
             }
             let trainSeconds = seconds(clock.now - epochBegan)
+            var reseeded = 0
+            if options.reinitialiseDead, 2 * epoch <= options.epochs {
+                let next: PrecisionParameters
+                // Its own generator, from the seed and the epoch: the shuffles' stream stays replayable on resume.
+                var reseedRandom = RandomGenerator(seed: options.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+                (next, reseeded) = try DeadComponents.reseed(try session.engine.precisionParameters(), engine: session.engine,
+                                                             data: data, start: start, random: &reseedRandom)
+                if reseeded > 0 { try session.engine.load(next, options: session.projection) }
+            }
             let validationLogLikelihood = try validation.map { try session.engine.meanLogLikelihood($0) }
             let elapsed = seconds(clock.now - began)
             progress(EpochReport(
@@ -119,7 +130,7 @@ public struct SGDTrainer<B: Backend> {
                 samplesPerSecond: Double(trainedRows) / max(trainSeconds, 1e-9), elapsedSeconds: elapsed,
                 remainingSeconds: elapsed / Double(epoch) * Double(options.epochs - epoch),
                 clippedFraction: Double(clipped) / Double(max(batchesPerEpoch * components * latent, 1)),
-                rollbacks: epochRollbacks, learningRateFactor: session.learningRateFactor))
+                reseeded: reseeded, rollbacks: epochRollbacks, learningRateFactor: session.learningRateFactor))
         }
         return try session.engine.precisionParameters()
     }
@@ -136,7 +147,7 @@ public final class SGDSession<B: Backend> {
     public var learningRateFactor: Float = 1
     let firstMoment: B.Buffer
     let secondMoment: B.Buffer?
-    let projection: ProjectionOptions
+    public let projection: ProjectionOptions
 
     /// Standardises by `data`'s moments (see `MixtureEngine`) and loads `start`, projected.
     public init(backend: B, start: PrecisionParameters, data: Matrix, options: TrainingOptions, totalSteps: Int) throws {

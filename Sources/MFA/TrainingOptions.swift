@@ -36,6 +36,8 @@ public struct TrainingOptions: Sendable, Equatable {
     public var minVariance: Double = 1e-3
     /// τ: the floor on the eigenvalues of every M_k after each step.
     public var eigenvalueFloor: Double = 1e-3
+    /// Re-seed dead components (weight < 0.1/K) after each epoch of the first half of training.
+    public var reinitialiseDead = false
     /// The constraint on each component's diagonal noise.
     public var noise = NoiseStructure.diagonal
     /// EM: the most iterations, and the change in mean log-likelihood per sample below which it stops.
@@ -68,7 +70,7 @@ public struct TrainingOptions: Sendable, Equatable {
         ["training.epochs": String(epochs), "training.batch_size": String(batchSize),
          "training.learning_rate": String(learningRate), "training.optimizer": optimizer.rawValue,
          "training.init": initialisation.rawValue, "training.seed": String(seed),
-         "training.min_variance": String(minVariance), "noise": noise.rawValue, "training.eigenvalue_floor": String(eigenvalueFloor),
+         "training.min_variance": String(minVariance), "training.reinit_dead": String(reinitialiseDead), "noise": noise.rawValue, "training.eigenvalue_floor": String(eigenvalueFloor),
          "training.warmup_steps": String(warmupSteps), "training.em_iterations_before_sgd": String(emIterationsBeforeSGD)]
     }
 

@@ -92,6 +92,7 @@ func progressLine(_ report: EpochReport, algorithm: Algorithm) -> String {
     if let v = report.validationLogLikelihood { line += String(format: "  validation %.2f", v) }
     line += String(format: "  %.0f samples/s", report.samplesPerSecond)
     if algorithm == .sgd { line += String(format: "  clipped %.1f%%", 100 * report.clippedFraction) }
+    if report.reseeded > 0 { line += "  reseeded \(report.reseeded) dead" }
     if report.rollbacks > 0 {
         line += String(format: "  non-finite loss: rolled back ×%d, learning rate now ×%g", report.rollbacks, report.learningRateFactor)
     }

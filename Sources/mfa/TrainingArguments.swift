@@ -57,6 +57,9 @@ struct TrainingArguments: ParsableArguments {
     @Option(help: "diagonal (Ψ_k diagonal), isotropic (Ψ_k = σ_k² I: mixture of PPCA) or shared (one diagonal Ψ for all components).")
     var noise: NoiseStructure = .diagonal
 
+    @Flag(help: "SGD: after each epoch of the first half, move components whose weight fell below 0.1/K onto badly explained samples.")
+    var reinitDead = false
+
     @Option(help: "Seed for initialisation and shuffling; the same seed gives the same model.")
     var seed: UInt64 = 0
 
@@ -78,6 +81,7 @@ struct TrainingArguments: ParsableArguments {
         options.noise = noise
         options.seed = seed
         options.minVariance = minVariance
+        options.reinitialiseDead = reinitDead
         return options
     }
 

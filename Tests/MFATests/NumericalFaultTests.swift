@@ -85,3 +85,30 @@ final class FaultyBackend: Backend {
         }
     }
 }
+
+@Suite struct DeadComponentTests {
+    @Test("--reinit-dead moves starved components onto data, and training with it finishes")
+    func reseedsDeadComponents() throws {
+        // Two clusters, six components: some starve.
+        var random = RandomGenerator(seed: 13)
+        let values = (0..<(800 * 4)).map { index -> Float in Float((index / 4) % 2 == 0 ? -3 : 3) + Float(0.3 * random.normal()) }
+        let data = try Matrix(rows: 800, columns: 4, values: values)
+        let shape = try MixtureShape(components: 6, dimension: 4, latent: 1)
+        var parameters = try Fixtures.model(shape, seed: 14).precisionParameters()
+        parameters.weights = [0.5, 0.5 - 5e-7, 1e-7, 1e-7, 1e-7, 2e-7]
+        let engine = try MixtureEngine(backend: CPUBackend(), shape: shape, capacity: 100, origin: [0, 0, 0, 0])
+        try engine.load(parameters)
+        var generator = RandomGenerator(seed: 15)
+        let (next, count) = try DeadComponents.reseed(parameters, engine: engine, data: data, start: parameters, random: &generator)
+        #expect(count == 4)
+        #expect(DeadComponents.dead(next).isEmpty)
+        #expect(abs(next.weights.reduce(0, +) - 1) < 1e-5)
+        var options = TrainingOptions()
+        options.reinitialiseDead = true
+        options.epochs = 4
+        options.batchSize = 100
+        var reseeded = [Int]()
+        _ = try SGDTrainer(backend: CPUBackend(), options: options).train(data, components: 6, latent: 1) { reseeded.append($0.reseeded) }
+        #expect(reseeded.count == 4 && reseeded[2...].allSatisfy { $0 == 0 })  // only in the first half
+    }
+}
