@@ -13,12 +13,12 @@ public enum DeadComponents {
     /// Moves every dead component onto one of the worst-explained samples of a random subset of
     /// `data` (each a different sample), with the starting precision and loadings of `start` and
     /// weight 1/K; the weights are renormalised. Returns the new parameters and how many moved.
-    public static func reseed<B: Backend>(_ parameters: PrecisionParameters, engine: MixtureEngine<B>, data: Matrix,
+    public static func reseed<B: Backend, S: SampleSource>(_ parameters: PrecisionParameters, engine: MixtureEngine<B>, data: S,
                                    start: PrecisionParameters, random: inout RandomGenerator) throws -> (PrecisionParameters, Int) {
         let (k, d, l) = (parameters.shape.components, parameters.shape.dimension, parameters.shape.latent)
         let dead = dead(parameters)
         guard !dead.isEmpty else { return (parameters, 0) }
-        let candidates = data.gathering(rows: Initialiser.distinctIndices(min(data.rows, 20 * k), from: data.rows, random: &random))
+        let candidates = try data.gathering(rows: Initialiser.distinctIndices(min(data.rows, 20 * k), from: data.rows, random: &random))
         let scores = try engine.evaluate(candidates).logDensity
         let worst = scores.indices.sorted { scores[$0] < scores[$1] }
         var next = parameters

@@ -6,17 +6,17 @@ import Foundation
 /// matrix, and need only be streamed. Each iteration is an ECM step, so the log-likelihood never
 /// decreases: π and μ first (their exact maximisers), then one factor-analysis EM update of Λ and Ψ
 /// around the new means.
-public final class EMSession<B: Backend> {
+public final class EMSession<B: Backend, S: SampleSource> {
     public let engine: MixtureEngine<B>
     public private(set) var model: MixtureModel
-    let data: Matrix
+    let data: S
     let minVariance: Double
     let noise: NoiseStructure
 
-    public init(backend: B, start: MixtureModel, data: Matrix, batchSize: Int, minVariance: Double,
+    public init(backend: B, start: MixtureModel, data: S, batchSize: Int, minVariance: Double,
                 noise: NoiseStructure = .diagonal) throws {
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(batchSize, data.rows),
-                                   origin: data.columnMoments().mean.map(Float.init))
+                                   origin: try data.columnMoments().mean.map(Float.init))
         model = start
         self.data = data
         self.minVariance = minVariance
@@ -33,6 +33,7 @@ public final class EMSession<B: Backend> {
         var statistics = EMStatistics(shape: model.shape)
         for start in stride(from: 0, to: data.rows, by: engine.capacity) {
             try engine.loadBatch(data, rows: start..<min(start + engine.capacity, data.rows))
+            data.release(start..<min(start + engine.capacity, data.rows))
             try engine.forward()
             statistics.logLikelihood += try engine.readLogDensity().reduce(0, +)
             try engine.accumulate(into: &statistics)
@@ -130,7 +131,8 @@ public struct EMTrainer<B: Backend> {
     }
 
     /// The model, and whether EM converged (`iterations` overrides `options.maxIterations`).
-    public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
+    public func train<S: SampleSource>(_ data: S, components: Int, latent: Int, validation: (any SampleSource)? = nil,
+                                       from: MixtureModel? = nil,
                       iterations: Int? = nil,
                       progress: (EpochReport) -> Void = { _ in }) throws -> (model: MixtureModel, converged: Bool) {
         var random = RandomGenerator(seed: options.seed)

@@ -1,12 +1,13 @@
 /// Whole-data-set evaluation in batches of the engine's capacity.
 extension MixtureEngine {
     /// log p(x_n) for every row, and the responsibilities [N, K] if asked for.
-    public func evaluate(_ data: Matrix, keepResponsibilities: Bool = false) throws -> (logDensity: [Double], responsibilities: [Float]?) {
+    public func evaluate<S: SampleSource>(_ data: S, keepResponsibilities: Bool = false) throws -> (logDensity: [Double], responsibilities: [Float]?) {
         var logDensity = [Double]()
         logDensity.reserveCapacity(data.rows)
         var responsibilities: [Float]? = keepResponsibilities ? [] : nil
         for start in stride(from: 0, to: data.rows, by: capacity) {
             try loadBatch(data, rows: start..<min(start + capacity, data.rows))
+            data.release(start..<min(start + capacity, data.rows))
             try forward()
             logDensity += try readLogDensity()
             if keepResponsibilities { responsibilities! += try readResponsibilities() }
@@ -15,7 +16,7 @@ extension MixtureEngine {
     }
 
     /// Mean log-likelihood per sample.
-    public func meanLogLikelihood(_ data: Matrix) throws -> Double {
+    public func meanLogLikelihood<S: SampleSource>(_ data: S) throws -> Double {
         let values = try evaluate(data).logDensity
         return values.reduce(0, +) / Double(max(values.count, 1))
     }

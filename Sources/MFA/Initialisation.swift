@@ -3,17 +3,17 @@ import Foundation
 /// Starting points for training (TRAINING-NOTES.md): means at random samples or k-means++
 /// centres, e = 1/(variance + σ²_min) from the data, Γ small and random (M ≈ 0.99 I), equal weights.
 public enum Initialiser {
-    public static func initialise<B: Backend>(_ data: Matrix, shape: MixtureShape, options: TrainingOptions,
+    public static func initialise<B: Backend, S: SampleSource>(_ data: S, shape: MixtureShape, options: TrainingOptions,
                                               backend: B, random: inout RandomGenerator) throws -> PrecisionParameters {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let means: [Float]
         switch options.initialisation {
         case .random:
-            means = distinctIndices(k, from: data.rows, random: &random).flatMap { data.row($0) }
+            means = try data.gathering(rows: distinctIndices(k, from: data.rows, random: &random)).values
         case .kmeansPlusPlus:
             means = try kmeans(data, components: k, options: options, backend: backend, random: &random)
         }
-        let variance = data.columnMoments().variance
+        let variance = try data.columnMoments().variance
         var e = variance.map { 1 / ($0 + options.minVariance) }
         if options.noise == .isotropic {  // one precision per component: the mean
             e = [Double](repeating: e.reduce(0, +) / Double(e.count), count: e.count)
@@ -28,7 +28,8 @@ public enum Initialiser {
 
     /// What every trainer does first: checks the options and sizes, then starts from `from` (a warm
     /// start, which must have the shape asked for) or initialises.
-    static func start<B: Backend>(_ data: Matrix, components: Int, latent: Int, validation: Matrix?, from: MixtureModel?,
+    static func start<B: Backend, S: SampleSource>(_ data: S, components: Int, latent: Int, validation: (any SampleSource)?,
+                                                   from: MixtureModel?,
                                   options: TrainingOptions, backend: B,
                                   random: inout RandomGenerator) throws -> PrecisionParameters {
         try options.validate()
@@ -59,11 +60,11 @@ public enum Initialiser {
 
     /// k-means++ seeding on a sample, then Lloyd iterations whose assignment step is the
     /// backend's forward pass of an isotropic, equal-weight mixture (argmax ℓ = nearest centre).
-    static func kmeans<B: Backend>(_ data: Matrix, components k: Int, options: TrainingOptions, backend: B,
+    static func kmeans<B: Backend, S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions, backend: B,
                                    random: inout RandomGenerator) throws -> [Float] {
         let d = data.columns
-        let sample = data.gathering(rows: distinctIndices(min(options.kmeansSampleSize, data.rows), from: data.rows,
-                                                          random: &random))
+        let sample = try data.gathering(rows: distinctIndices(min(options.kmeansSampleSize, data.rows), from: data.rows,
+                                                              random: &random))
         let n = sample.rows
         var centres = [Float]()
         centres.append(contentsOf: sample.row(Int(random.next() % UInt64(n))))
@@ -86,7 +87,7 @@ public enum Initialiser {
         let shape = try MixtureShape(components: k, dimension: d, latent: 0)
         let batch = 1024
         let engine = try MixtureEngine(backend: backend, shape: shape, capacity: min(batch, n),
-                                       origin: sample.columnMoments().mean.map(Float.init))
+                                       origin: try sample.columnMoments().mean.map(Float.init))
         for _ in 0..<options.kmeansIterations {
             try engine.load(PrecisionParameters(shape: shape, weights: [Float](repeating: 1 / Float(k), count: k),
                                                 means: centres, precisionDiagonal: [Float](repeating: 1, count: k * d),

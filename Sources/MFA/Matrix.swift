@@ -29,14 +29,6 @@ public struct Matrix: Sendable, Equatable {
         values[(index * columns)..<((index + 1) * columns)]
     }
 
-    /// The rows at `indices`, in that order.
-    public func gathering(rows indices: [Int]) -> Matrix {
-        var out = [Float]()
-        out.reserveCapacity(indices.count * columns)
-        for index in indices { out.append(contentsOf: row(index)) }
-        return Matrix(unchecked: indices.count, columns, out)
-    }
-
     init(unchecked rows: Int, _ columns: Int, _ values: [Float]) {
         self.rows = rows
         self.columns = columns
@@ -49,25 +41,5 @@ public struct Matrix: Sendable, Equatable {
             throw MFAError.nonFiniteInput(
                 "\(name) holds \(values[index]) at row \(index / max(columns, 1)), column \(index % max(columns, 1))")
         }
-    }
-
-    /// Per-column mean and (population) variance, accumulated in float64.
-    public func columnMoments() -> (mean: [Double], variance: [Double]) {
-        var mean = [Double](repeating: 0, count: columns)
-        var square = [Double](repeating: 0, count: columns)
-        for r in 0..<rows {
-            let base = r * columns
-            for c in 0..<columns {
-                let x = Double(values[base + c])
-                mean[c] += x
-                square[c] += x * x
-            }
-        }
-        let n = Double(max(rows, 1))
-        for c in 0..<columns {
-            mean[c] /= n
-            square[c] = max(square[c] / n - mean[c] * mean[c], 0)
-        }
-        return (mean, square)
     }
 }

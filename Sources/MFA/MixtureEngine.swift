@@ -127,7 +127,7 @@ public final class MixtureEngine<B: Backend> {
     // MARK: Passes
 
     /// Copies the given rows of `data`, standardised, into the batch buffer.
-    public func loadBatch<C: Collection<Int>>(_ data: Matrix, rows indices: C) throws {
+    public func loadBatch<S: SampleSource, C: Collection<Int>>(_ data: S, rows indices: C) throws {
         let d = shape.dimension
         guard data.columns == d else {
             throw MFAError.shapeMismatch("data have \(data.columns) columns, the model has d = \(d)")
@@ -136,14 +136,13 @@ public final class MixtureEngine<B: Backend> {
             throw MFAError.invalidArgument("batch of \(indices.count) rows exceeds capacity \(capacity)")
         }
         let inverseScale = 1 / scale
-        data.values.withUnsafeBufferPointer { source in
-            staging.withUnsafeMutableBufferPointer { target in
-                var out = 0
-                for index in indices {
-                    let base = index * d
-                    for j in 0..<d { target[out + j] = (source[base + j] - origin[j]) * inverseScale }
-                    out += d
-                }
+        try staging.withUnsafeMutableBufferPointer { target in
+            var out = 0
+            for index in indices {
+                let row = target.baseAddress! + out
+                try data.copyRow(index, into: row)
+                for j in 0..<d { row[j] = (row[j] - origin[j]) * inverseScale }
+                out += d
             }
         }
         rows = indices.count

@@ -35,7 +35,8 @@ public struct SGDTrainer<B: Backend> {
 
     /// Trains on `data` (N × d) and returns the model in the data's own units. With `from`, training
     /// continues from that model instead of initialising (a warm start).
-    public func train(_ data: Matrix, components: Int, latent: Int, validation: Matrix? = nil, from: MixtureModel? = nil,
+    public func train<S: SampleSource>(_ data: S, components: Int, latent: Int, validation: (any SampleSource)? = nil,
+                                       from: MixtureModel? = nil,
                       control: TrainingControl = TrainingControl(),
                       progress: (EpochReport) -> Void = { _ in }) throws -> PrecisionParameters {
         var random = RandomGenerator(seed: options.seed)
@@ -54,12 +55,17 @@ public struct SGDTrainer<B: Backend> {
                                      totalSteps: batchesPerEpoch * options.epochs)
         // Every epoch's shuffle comes from the state the loop starts with, so a resumed run replays
         // the shuffles of the epochs before its own and sees the same batches.
-        var order = Array(0..<data.rows)
+        // In-memory data: one permutation, reshuffled in place every epoch. Paged data: blocks in
+        // random order, rows in random order within each, each block released once it is used.
+        var order = Array(0..<data.rows), blockEnds = [data.rows], blocks = [0..<data.rows]
+        func nextOrder() {
+            if data.blockRows == nil { order.shuffle(using: &random) } else { (order, blockEnds, blocks) = data.epochOrder(random: &random) }
+        }
         var firstEpoch = 1, (skippedBatches, resumedSum, resumedClipped) = (0, 0.0, 0)
         if let checkpoint = control.resume {
             try session.restore(checkpoint, rows: data.rows)
             random = try RandomGenerator(state: checkpoint.loopRandomState)
-            for _ in 1..<checkpoint.epoch { order.shuffle(using: &random) }
+            for _ in 1..<checkpoint.epoch { nextOrder() }
             (firstEpoch, skippedBatches) = (checkpoint.epoch, checkpoint.batch)
             (resumedSum, resumedClipped) = (checkpoint.logLikelihoodSum, checkpoint.clipped)
         }
@@ -69,7 +75,7 @@ public struct SGDTrainer<B: Backend> {
         var rollbacks = 0
         for epoch in firstEpoch...options.epochs {
             let epochBegan = clock.now
-            order.shuffle(using: &random)
+            nextOrder()
             let startBatch = epoch == firstEpoch ? skippedBatches : 0
             // The last good state: a non-finite loss rolls the epoch back to it at half the rate.
             let snapshot = try session.checkpoint(epoch: epoch, batch: startBatch, loopRandomState: loopRandomState,
@@ -79,8 +85,14 @@ public struct SGDTrainer<B: Backend> {
             var logLikelihoodSum = 0.0, clipped = 0, trainedRows = 0
             epochLoop: while true {
                 (logLikelihoodSum, clipped, trainedRows) = (snapshot.logLikelihoodSum, snapshot.clipped, 0)
+                var nextBlock = 0
             for (batch, batchStart) in stride(from: 0, to: data.rows, by: batchSize).enumerated() where batch >= startBatch {
-                try session.engine.loadBatch(data, rows: order[batchStart..<min(batchStart + batchSize, data.rows)])
+                let batchEnd = min(batchStart + batchSize, data.rows)
+                try session.engine.loadBatch(data, rows: order[batchStart..<batchEnd])
+                while nextBlock < blockEnds.count, blockEnds[nextBlock] <= batchEnd {
+                    data.release(blocks[nextBlock])
+                    nextBlock += 1
+                }
                 // A non-finite loss, or a step whose projection met non-finite parameters, is a fault.
                 var result = (logLikelihood: Double.nan, clipped: 0)
                 do { result = try session.step() } catch MFAError.numerical(_) {}
@@ -150,8 +162,8 @@ public final class SGDSession<B: Backend> {
     public let projection: ProjectionOptions
 
     /// Standardises by `data`'s moments (see `MixtureEngine`) and loads `start`, projected.
-    public init(backend: B, start: PrecisionParameters, data: Matrix, options: TrainingOptions, totalSteps: Int) throws {
-        let moments = data.columnMoments()
+    public init<S: SampleSource>(backend: B, start: PrecisionParameters, data: S, options: TrainingOptions, totalSteps: Int) throws {
+        let moments = try data.columnMoments()
         let scale = Self.standardScale(variance: moments.variance)
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
                                    origin: moments.mean.map(Float.init), scale: Float(scale))

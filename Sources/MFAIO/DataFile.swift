@@ -69,6 +69,20 @@ public enum DataFile {
         return Dataset(samples: try Matrix(rows: rows, columns: columns, values: values), imageShape: image)
     }
 
+    /// A source to train from: uncompressed `.npy` and IDX files are memory-mapped and streamed
+    /// (data larger than memory); gzipped and CSV files are read into memory as by `load`.
+    public static func open(_ path: String) throws -> (samples: any SampleSource, imageShape: ImageShape?) {
+        let handle = FileHandle(forReadingAtPath: path)
+        let magic = [UInt8](handle?.readData(ofLength: 6) ?? Data())
+        try? handle?.close()
+        if Numpy.isNumpy(magic) || IDX.isIDX(magic) {
+            let mapped = try MappedSamples(path: path)
+            return (mapped, mapped.imageShape)
+        }
+        let dataset = try load(path)
+        return (dataset.samples, dataset.imageShape)
+    }
+
     /// Integer labels, one per sample (for evaluation scripts): `.npy` or IDX.
     public static func loadLabels(_ path: String) throws -> [Int] {
         var bytes = try readFile(path)

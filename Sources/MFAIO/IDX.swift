@@ -9,6 +9,18 @@ public enum IDX {
 
     /// The array; `isBytes` tells whether the values were unsigned bytes.
     public static func parse(_ bytes: [UInt8], path: String) throws -> NumpyArray {
+        let header = try parseHeader(bytes, path: path)
+        guard header.count.multipliedReportingOverflow(by: header.scalar.width).partialValue == bytes.count - header.dataOffset,
+              !header.count.multipliedReportingOverflow(by: header.scalar.width).overflow else {
+            throw MFAError.malformedFile(
+                path: path, reason: "header promises shape \(header.shape) but the file holds \(bytes.count - header.dataOffset) data bytes")
+        }
+        let values = header.scalar.decode(bytes[header.dataOffset...], count: header.count)
+        return NumpyArray(shape: header.shape, dtype: header.dtype, values: values)
+    }
+
+    /// What an IDX header says, and where the data begin (`bytes` needs only hold the header).
+    static func parseHeader(_ bytes: [UInt8], path: String) throws -> Numpy.Header {
         var reader = ByteReader(bytes, path: path)
         let magic = try reader.take(4, what: "the magic number")
         guard magic[magic.startIndex] == 0, magic[magic.startIndex + 1] == 0 else {
@@ -27,13 +39,9 @@ public enum IDX {
         case 0x0E: (width, dtype) = (8, ">f8")
         default: throw MFAError.malformedFile(path: path, reason: "unknown IDX type 0x\(String(type, radix: 16))")
         }
-        guard let count = checkedProduct(shape), count.multipliedReportingOverflow(by: width).partialValue == reader.remaining,
-              !count.multipliedReportingOverflow(by: width).overflow else {
-            throw MFAError.malformedFile(
-                path: path, reason: "header promises shape \(shape) but the file holds \(reader.remaining) data bytes")
+        guard let count = checkedProduct(shape), width > 0 else {
+            throw MFAError.malformedFile(path: path, reason: "shape \(shape) is impossible")
         }
-        let data = try reader.take(reader.remaining, what: "the data")
-        let values = Numpy.Scalar(dtype)!.decode(data, count: count)
-        return NumpyArray(shape: shape, dtype: dtype, values: values)
+        return Numpy.Header(shape: shape, dtype: dtype, scalar: Numpy.Scalar(dtype)!, count: count, dataOffset: reader.position)
     }
 }

@@ -23,6 +23,23 @@ public enum Numpy {
     }
 
     public static func parse(_ bytes: [UInt8], path: String) throws -> NumpyArray {
+        let header = try parseHeader(bytes, path: path)
+        let (byteCount, overflow) = header.count.multipliedReportingOverflow(by: header.scalar.width)
+        guard !overflow, header.dataOffset + byteCount == bytes.count else {
+            throw MFAError.malformedFile(
+                path: path,
+                reason: "header promises \(header.shape) \(header.dtype) (\(header.count) values) but the file holds \(bytes.count - header.dataOffset) data bytes")
+        }
+        let data = bytes[header.dataOffset...]
+        return NumpyArray(shape: header.shape, dtype: header.dtype, values: header.scalar.decode(data, count: header.count))
+    }
+
+    /// What a .npy header says, and where its data begin (`bytes` needs only hold the header).
+    struct Header {
+        let shape: [Int], dtype: String, scalar: Scalar, count: Int, dataOffset: Int
+    }
+
+    static func parseHeader(_ bytes: [UInt8], path: String) throws -> Header {
         var reader = ByteReader(bytes, path: path)
         guard try Array(reader.take(6, what: "the magic string")) == magic else {
             throw MFAError.malformedFile(path: path, reason: "not a .npy file (wrong magic)")
@@ -49,14 +66,7 @@ public enum Numpy {
         guard let scalar = Scalar(dtype) else {
             throw MFAError.malformedFile(path: path, reason: "unsupported dtype \(dtype) (use float32, float64 or an integer type)")
         }
-        let (byteCount, overflow) = count.multipliedReportingOverflow(by: scalar.width)
-        guard !overflow, byteCount == reader.remaining else {
-            throw MFAError.malformedFile(
-                path: path,
-                reason: "header promises \(shape) \(dtype) (\(count) values) but the file holds \(reader.remaining) data bytes")
-        }
-        let data = try reader.take(byteCount, what: "the data")
-        return NumpyArray(shape: shape, dtype: dtype, values: scalar.decode(data, count: count))
+        return Header(shape: shape, dtype: dtype, scalar: scalar, count: count, dataOffset: reader.position)
     }
 
     /// The text of `key`'s value in the header dictionary (a Python literal).

@@ -56,8 +56,15 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let dataset = try loadData(data)
-        let validationSet = try validation.map { try loadData($0, dimension: dataset.samples.columns) }
+        // .npy files are memory-mapped and streamed block by block; other formats are read whole.
+        let (x, imageShape) = try DataFile.open(data)
+        let validationSet = try validation.map { path -> any SampleSource in
+            let samples = try DataFile.open(path).samples
+            guard samples.columns == x.columns else {
+                throw MFAError.shapeMismatch("\(path) has d = \(samples.columns), the training data have d = \(x.columns)")
+            }
+            return samples
+        }
         let start = try from.map { try ModelFile.read($0).model }
         let control = TrainingControl(
             checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
@@ -65,10 +72,9 @@ struct Train: ParsableCommand {
             resume: try resume.map { try CheckpointFile.read($0) },
             shouldStop: { interruptRequested.load(ordering: .relaxed) })
         Interruption.install()
-        let x = dataset.samples
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
-        let model = try training.train(x, components: components, latent: latent, validation: validationSet?.samples,
+        let model = try training.train(x, components: components, latent: latent, validation: validationSet,
                                        from: start, control: control, on: try training.backendOptions.make()) { report in
             last = report
             say(progressLine(report, algorithm: training.algorithm))
@@ -78,7 +84,7 @@ struct Train: ParsableCommand {
         metadata["training.seconds"] = String(format: "%.1f", last?.elapsedSeconds ?? 0)
         if let from { metadata["training.from"] = from }
         if let v = last?.validationLogLikelihood { metadata["validation_log_likelihood"] = String(v) }
-        if let image = shape.flatMap(ImageShape.init) ?? dataset.imageShape { metadata["image_shape"] = image.description }
+        if let image = shape.flatMap(ImageShape.init) ?? imageShape { metadata["image_shape"] = image.description }
         try ModelFile.write(model, metadata: metadata, to: out)
         reportDegenerateComponents(model)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")

@@ -98,7 +98,7 @@ struct TrainingArguments: ParsableArguments {
     }
 
     /// Trains one (K, l) with the chosen algorithm; warns when EM stops before converging.
-    func train(_ x: Matrix, components: Int, latent: Int, validation: Matrix?, from start: MixtureModel?,
+    func train<S: SampleSource>(_ x: S, components: Int, latent: Int, validation: (any SampleSource)?, from start: MixtureModel?,
                control: TrainingControl = TrainingControl(), on backend: some Backend,
                progress: (EpochReport) -> Void) throws -> MixtureModel {
         switch algorithm {
