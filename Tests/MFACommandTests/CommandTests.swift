@@ -77,6 +77,10 @@ import Testing
         ["train", "TEST", "-c", "2", "-l", "5", "-o", "OUT"], ["train", "TEST", "-c", "301", "-l", "1", "-o", "OUT"],
         ["train", "TEST", "-c", "0", "-l", "1", "-o", "OUT"], ["train", "TEST", "-c", "2", "-l", "1", "-o", "OUT", "--batch-size", "0"],
         ["sample", "MODEL", "-o", "OUT", "--image", "IMG"],
+        ["predict", "MODEL", "WRONG_D", "-o", "OUT"], ["outliers", "MODEL", "--inliers", "TEST", "--outliers", "MISSING"],
+        ["select", "TEST", "-c", "1,x", "-l", "0", "-o", "OUT"], ["select", "TEST", "-c", "2", "-l", "0", "-o", "OUT", "--criterion", "validation"],
+        ["info", "TEST"], ["train", "MISSING", "-c", "2", "-l", "1", "-o", "OUT"], ["train", "TEST", "-c", "2", "-l", "1", "-o", "OUT", "--init", "em:0"],
+        ["reconstruct", "MODEL", "TEST", "--mask", "MISSING", "-o", "OUT"], ["train", "TEST", "-c", "2", "-l", "1", "-o", "OUT", "--resume", "MODEL"],
     ])
     func errorsAreClear(arguments: [String]) throws {
         let workspace = Workspace()
