@@ -54,15 +54,24 @@ struct ModelAndData: ParsableArguments {
 
     @OptionGroup var backendOptions: BackendOptions
 
-    /// The model and the data, checked against its d.
-    func load() throws -> (model: MixtureModel, samples: Matrix) {
+    /// The model and the data (streamed from .npy and IDX files), checked against its d.
+    func load() throws -> (model: MixtureModel, samples: any SampleSource) {
         let contents = try ModelFile.read(model)
-        return (contents.model, try loadData(data, dimension: contents.model.shape.dimension).samples)
+        return (contents.model, try openData(data, dimension: contents.model.shape.dimension))
     }
 }
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Opens a data file for streaming (see `DataFile.open`) and checks it against the model's dimension.
+func openData(_ path: String, dimension: Int) throws -> any SampleSource {
+    let samples = try DataFile.open(path).samples
+    guard samples.columns == dimension else {
+        throw MFAError.shapeMismatch("\(path) has d = \(samples.columns), the model has d = \(dimension)")
+    }
+    return samples
 }
 
 /// Loads a data file and checks it against the model's dimension.

@@ -25,7 +25,7 @@ struct Outliers: ParsableCommand {
     func run() throws {
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
-        let inlierData = try loadData(inliers, dimension: d).samples, outlierData = try loadData(outliers, dimension: d).samples
+        let inlierData = try openData(inliers, dimension: d), outlierData = try openData(outliers, dimension: d)
         let (inlierScores, outlierScores) = try score(contents.model, inlierData, outlierData, on: try backendOptions.make())
         // Outliers are the positives, ranked by −log p(x).
         let curve = try ROC(positives: outlierScores.map { -$0 }, negatives: inlierScores.map { -$0 })
@@ -39,7 +39,7 @@ struct Outliers: ParsableCommand {
                    outlierScores.reduce(0, +) / Double(outlierScores.count)))
     }
 
-    func score(_ model: MixtureModel, _ a: Matrix, _ b: Matrix, on backend: some Backend) throws -> ([Double], [Double]) {
+    func score(_ model: MixtureModel, _ a: some SampleSource, _ b: some SampleSource, on backend: some Backend) throws -> ([Double], [Double]) {
         let engine = try model.engine(backend: backend)
         return (try engine.evaluate(a).logDensity, try engine.evaluate(b).logDensity)
     }

@@ -29,7 +29,7 @@ struct Predict: ParsableCommand {
         say("wrote \(labels.count) labels to \(out)")
     }
 
-    func responsibilities(_ model: MixtureModel, _ samples: Matrix, on backend: some Backend) throws -> [Float] {
+    func responsibilities(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Float] {
         try model.engine(backend: backend).evaluate(samples, keepResponsibilities: true).responsibilities!
     }
 }

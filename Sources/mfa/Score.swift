@@ -19,7 +19,7 @@ struct Score: ParsableCommand {
         say(String(format: "mean log-likelihood %.4f nats per sample over %d samples", scores.reduce(0, +) / Double(scores.count), scores.count))
     }
 
-    func score(_ model: MixtureModel, _ samples: Matrix, on backend: some Backend) throws -> [Double] {
+    func score(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Double] {
         try model.engine(backend: backend).evaluate(samples).logDensity
     }
 }
