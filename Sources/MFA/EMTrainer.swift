@@ -97,11 +97,8 @@ public final class EMSession<B: Backend, S: SampleSource> {
             for j in 0..<d {
                 // Λ'_j = (Sβᵀ)_j A⁻¹: solve L Lᵀ yᵀ = (Sβᵀ)_jᵀ
                 var y = Array(sb[(j * l)..<((j + 1) * l)])
-                for p in 0..<l { for q in 0..<p { y[p] -= lower[p * l + q] * y[q] }; y[p] /= lower[p * l + p] }
-                for p in stride(from: l - 1, through: 0, by: -1) {
-                    for q in (p + 1)..<max(l, p + 1) where q < l { y[p] -= lower[q * l + p] * y[q] }
-                    y[p] /= lower[p * l + p]
-                }
+                SmallLinearAlgebra.solveLower(lower, &y, order: l)
+                SmallLinearAlgebra.solveLowerTransposed(lower, &y, order: l)
                 var explained = 0.0
                 for i in 0..<l {
                     next.loadings[(c * d + j) * l + i] = Float(y[i])

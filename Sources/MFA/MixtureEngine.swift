@@ -224,17 +224,13 @@ public final class MixtureEngine<B: Backend> {
 
     /// The current batch's log-densities in the data's units: log p(x) = log p'(x') − d log s.
     public func readLogDensity() throws -> [Double] {
-        var out = [Float](repeating: 0, count: rows)
-        try out.withUnsafeMutableBufferPointer { try backend.read(logDensity, offset: 0, into: $0) }
         let jacobian = Double(shape.dimension) * Foundation.log(Double(scale))
-        return out.map { Double($0) - jacobian }
+        return try read(logDensity, count: rows).map { Double($0) - jacobian }
     }
 
     /// The current batch's responsibilities, [rows, K].
     public func readResponsibilities() throws -> [Float] {
-        var out = [Float](repeating: 0, count: rows * shape.components)
-        try out.withUnsafeMutableBufferPointer { try backend.read(responsibilities, offset: 0, into: $0) }
-        return out
+        try read(responsibilities, count: rows * shape.components)
     }
 }
 

@@ -64,12 +64,9 @@ extension MixtureModel {
             throw MFAError.numerical("component \(c): I + ΛᵀΨ⁻¹Λ is not positive definite")
         }
         var z = projected  // ẑ = L⁻¹ projected, by two triangular solves
-        for p in 0..<l { for q in 0..<p { z[p] -= lower[p * l + q] * z[q] }; z[p] /= lower[p * l + p] }
+        SmallLinearAlgebra.solveLower(lower, &z, order: l)
         let halfQuadratic = z.reduce(0) { $0 + $1 * $1 }  // projectedᵀ L⁻¹ projected
-        for p in stride(from: l - 1, through: 0, by: -1) {
-            for q in (p + 1)..<max(l, p + 1) where q < l { z[p] -= lower[q * l + p] * z[q] }
-            z[p] /= lower[p * l + p]
-        }
+        SmallLinearAlgebra.solveLowerTransposed(lower, &z, order: l)
         let logDetL = (0..<l).reduce(0.0) { $0 + 2 * Foundation.log(lower[$1 * l + $1]) }
         let score = -0.5 * (Double(observed.count) * Foundation.log(2 * Double.pi) + logDetPsi + logDetL + quadratic - halfQuadratic)
         let fill = hidden.map { j in Double(means[c * d + j]) + (0..<l).reduce(0.0) { $0 + lambda(j, $1) * z[$1] } }

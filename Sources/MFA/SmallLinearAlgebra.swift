@@ -30,7 +30,23 @@ public enum SmallLinearAlgebra {
             LAPACKE_dpotrf(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), lapack_int_t(n), ap.baseAddress, lapack_int_t(n))
         }
         guard info == 0 else { return nil }
-        for i in 0..<n { for j in (i + 1)..<max(n, i + 1) where j < n { a[i * n + j] = 0 } }
+        for i in 0..<n { for j in (i + 1)..<n { a[i * n + j] = 0 } }
         return a
+    }
+
+    /// y ← L⁻¹ y for a lower-triangular n×n row-major L (forward substitution).
+    public static func solveLower(_ lower: [Double], _ y: inout [Double], order n: Int) {
+        for p in 0..<n {
+            for q in 0..<p { y[p] -= lower[p * n + q] * y[q] }
+            y[p] /= lower[p * n + p]
+        }
+    }
+
+    /// y ← L⁻ᵀ y for a lower-triangular n×n row-major L (back substitution).
+    public static func solveLowerTransposed(_ lower: [Double], _ y: inout [Double], order n: Int) {
+        for p in stride(from: n - 1, through: 0, by: -1) {
+            for q in (p + 1)..<n { y[p] -= lower[q * n + p] * y[q] }
+            y[p] /= lower[p * n + p]
+        }
     }
 }

@@ -1,4 +1,5 @@
 import COpenCL
+import Foundation
 import MFA
 
 /// One OpenCL device as the driver describes it.
@@ -81,7 +82,7 @@ public enum OpenCLDevices {
         try check(clGetDeviceInfo(id, cl_device_info(parameter), 0, nil, &size), "reading device information")
         var bytes = [CChar](repeating: 0, count: size + 1)
         try check(clGetDeviceInfo(id, cl_device_info(parameter), size, &bytes, nil), "reading device information")
-        return text(bytes).trimmingCharacters(in: .whitespaces)
+        return text(bytes).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func platformString(_ id: cl_platform_id, _ parameter: cl_platform_info) throws -> String {
@@ -101,15 +102,6 @@ func check(_ status: cl_int, _ what: String) throws {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        String(drop(while: set.contains).reversed().drop(while: set.contains).reversed())
-    }
-}
-
-extension Set where Element == Character {
-    static let whitespaces: Set<Character> = [" ", "\t", "\n", "\0"]
-}
 
 /// The text of a NUL-terminated C buffer.
 func text(_ bytes: [CChar]) -> String {

@@ -58,13 +58,7 @@ struct Train: ParsableCommand {
     func run() throws {
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data)
-        let validationSet = try validation.map { path -> any SampleSource in
-            let samples = try DataFile.open(path).samples
-            guard samples.columns == x.columns else {
-                throw MFAError.shapeMismatch("\(path) has d = \(samples.columns), the training data have d = \(x.columns)")
-            }
-            return samples
-        }
+        let validationSet = try validation.map { try openData($0, dimension: x.columns) }
         let start = try from.map { try ModelFile.read($0).model }
         let control = TrainingControl(
             checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
