@@ -72,6 +72,14 @@ public final class MixtureEngine<B: Backend> {
         try refresh(options: options, firstMoment: nil, secondMoment: nil)
     }
 
+    /// Like `load`, for a model of the standardised data x' (what θ holds): no change of units.
+    func loadStandardised(_ model: PrecisionParameters) throws {
+        guard model.shape == shape else { throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)") }
+        let theta = pack(model, standardised: true)
+        try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
+        try refresh(options: .exact, firstMoment: nil, secondMoment: nil)
+    }
+
     /// Projects θ and derives the per-component quantities; returns the clipped eigenvalue count.
     @discardableResult
     public func refresh(options: ProjectionOptions, firstMoment: B.Buffer?, secondMoment: B.Buffer?) throws -> Int {
@@ -88,8 +96,9 @@ public final class MixtureEngine<B: Backend> {
         return unpack(theta)
     }
 
-    func pack(_ model: PrecisionParameters) -> [Float] {
+    func pack(_ model: PrecisionParameters, standardised: Bool = false) -> [Float] {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let (origin, scale) = standardised ? ([Float](repeating: 0, count: d), Float(1)) : (origin, scale)
         var theta = [Float](repeating: 0, count: layout.count)
         for c in 0..<k {
             for j in 0..<d {

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Random starting points for DGMM training, in standardised units (data with mean 0 and mean
+/// variance 1): layer-1 means at random samples, deeper means and all loadings standard normal
+/// (scaled by 1/√r so each layer keeps its input's scale), noise variances at half the variance
+/// they model, equal weights. The loadings of layer 1 are then scaled so that the factors explain
+/// about half of each path's variance.
+enum DGMMInitialiser {
+    static func random<S: SampleSource>(_ shape: DGMMShape, data: S, origin: [Float], scale: Float, variance: [Double],
+                                        random: inout RandomGenerator) throws -> [DGMMLayerParameters] {
+        let d = shape.dimension
+        var layers = DGMMLayerParameters.zeros(shape)
+        let rows = Initialiser.distinctIndices(shape.components[0], from: data.rows, random: &random)
+        let samples = try data.gathering(rows: rows)
+        for (g, _) in rows.enumerated() {
+            for j in 0..<d { layers[0].means[g * d + j] = Double((samples[g, j] - origin[j]) / scale) }
+        }
+        for i in 0..<shape.layers {
+            let (g, n, r) = (shape.components[i], shape.inputDimension(layer: i), shape.latent[i])
+            if i > 0 { layers[i].means = (0..<(g * n)).map { _ in random.normal() } }
+            let spread = 1 / Double(r).squareRoot()
+            layers[i].loadings = (0..<(g * n * r)).map { _ in spread * random.normal() }
+            layers[i].logNoise = (0..<(g * n)).map { Foundation.log(0.5 * (i == 0 ? variance[$0 % n] : 1)) }
+        }
+        // Λ_1 S_2 Λ_1ᵀ has mean diagonal ≈ tr(S_2)/r_1 (entries of Λ_1 have variance 1/r_1): scale
+        // Λ_1 so that it is half of the data's mean variance, 1.
+        let inner = PathTerms(layers, shape: shape, path: 0).inner[1]
+        let r = shape.latent[0]
+        let meanInner = (0..<r).reduce(0) { $0 + inner[$1 * r + $1] } / Double(r)
+        let factor = (0.5 / meanInner).squareRoot()
+        layers[0].loadings = layers[0].loadings.map { $0 * factor }
+        return layers
+    }
+}

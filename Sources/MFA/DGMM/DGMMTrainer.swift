@@ -1,0 +1,206 @@
+import Foundation
+
+/// One trained DGMM and how well it fits.
+public struct DGMMFit: Sendable {
+    /// In the data's own units.
+    public var model: DGMMModel
+    /// Mean log-likelihood per training sample, over the whole data after training.
+    public var logLikelihood: Double
+    /// Which restart this is (0-based), and its seconds.
+    public var restart: Int
+    public var seconds: Double
+}
+
+/// Trains a DGMM by gradient descent on its exact marginal (DESIGN.md §3): every step composes the
+/// paths into an MFA, runs the engine's forward and backward passes over the batch, and chains the
+/// path gradients back to all layers at once (`PathGradient`, `PathTerms.backward`). Adam on the
+/// host updates the layers, which are small; the batch work is the backend's.
+///
+/// Data are standardised as for MFA (x' = (x − mean)/s); the returned model is in the data's units.
+public struct DGMMTrainer<B: Backend> {
+    public let backend: B
+    /// Uses epochs, batch size, learning rate and group multipliers, optimizer, Adam's constants,
+    /// warm-up, seed and the variance floor.
+    public let options: TrainingOptions
+
+    public init(backend: B, options: TrainingOptions) {
+        self.backend = backend
+        self.options = options
+    }
+
+    /// Trains `restarts` random initialisations (seeds derived from `options.seed`) and returns
+    /// them all, best training log-likelihood first. A restart that diverges is reported and left out.
+    public func train<S: SampleSource>(_ data: S, shape: DGMMShape, restarts: Int = 1, validation: (any SampleSource)? = nil,
+                                       progress: (_ restart: Int, EpochReport) -> Void = { _, _ in },
+                                       failed: (_ restart: Int, MFAError) -> Void = { _, _ in }) throws -> [DGMMFit] {
+        try options.validate()
+        guard restarts >= 1 else { throw MFAError.invalidArgument("--restarts must be at least 1 (got \(restarts))") }
+        guard data.columns == shape.dimension else {
+            throw MFAError.shapeMismatch("data have \(data.columns) columns, the DGMM has d = \(shape.dimension)")
+        }
+        guard data.rows >= shape.components[0] else {
+            throw MFAError.invalidArgument("cannot fit \(shape.components[0]) layer-1 components to \(data.rows) samples")
+        }
+        if let validation, validation.columns != data.columns {
+            throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
+        }
+        let moments = try data.columnMoments()
+        let scale = SGDSession<B>.standardScale(variance: moments.variance)
+        let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: min(options.batchSize, data.rows),
+                                       origin: moments.mean.map(Float.init), scale: Float(scale))
+        let standardVariance = moments.variance.map { $0 / (scale * scale) }
+        var fits = [DGMMFit]()
+        var lastError: MFAError?
+        for restart in 0..<restarts {
+            var random = RandomGenerator(seed: options.seed &+ UInt64(restart) &* 0x9E37_79B9_7F4A_7C15)
+            do {
+                let start = try DGMMInitialiser.random(shape, data: data, origin: engine.origin, scale: engine.scale,
+                                                       variance: standardVariance, random: &random)
+                let began = ContinuousClock.now
+                var session = DGMMSession(engine: engine, shape: shape, parameters: start, options: options,
+                                          logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),
+                                          totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity))
+                try session.run(data, validation: validation, random: &random) { progress(restart, $0) }
+                let logLikelihood = try session.loadParameters().meanLogLikelihood(data)
+                guard logLikelihood.isFinite else { throw MFAError.diverged("restart \(restart + 1): the final log-likelihood is not finite") }
+                let model = try session.parameters.model(shape)
+                    .transformed(origin: engine.origin, scale: [Float](repeating: engine.scale, count: shape.dimension))
+                fits.append(DGMMFit(model: model, logLikelihood: logLikelihood, restart: restart,
+                                    seconds: seconds(ContinuousClock.now - began)))
+            } catch let error as MFAError {
+                if case .interrupted = error { throw error }
+                lastError = error
+                failed(restart, error)
+            }
+        }
+        guard !fits.isEmpty else { throw lastError ?? MFAError.diverged("no restart finished") }
+        return fits.sorted { $0.logLikelihood > $1.logLikelihood }
+    }
+}
+
+/// The state of one DGMM run: the layers (standardised units), Adam's moments, the engine.
+struct DGMMSession<B: Backend> {
+    let engine: MixtureEngine<B>
+    let shape: DGMMShape
+    var parameters: [DGMMLayerParameters]
+    let options: TrainingOptions
+    /// log of σ²_min in standardised units: no layer's noise variance falls below it.
+    let logNoiseFloor: Double
+    let totalSteps: Int
+    var firstMoment: [DGMMLayerParameters]
+    var secondMoment: [DGMMLayerParameters]
+    var stepCount = 0
+
+    init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
+         logNoiseFloor: Double, totalSteps: Int) {
+        self.engine = engine
+        self.shape = shape
+        self.parameters = parameters
+        self.options = options
+        self.logNoiseFloor = logNoiseFloor
+        self.totalSteps = totalSteps
+        firstMoment = DGMMLayerParameters.zeros(shape)
+        secondMoment = firstMoment
+    }
+
+    /// Puts the current layers into the engine as their path mixture; returns the engine.
+    @discardableResult
+    func loadParameters() throws -> MixtureEngine<B> {
+        try engine.loadStandardised(try parameters.pathMixture(shape).precisionParameters())
+        return engine
+    }
+
+    mutating func run<S: SampleSource>(_ data: S, validation: (any SampleSource)?, random: inout RandomGenerator,
+                                       progress: (EpochReport) -> Void) throws {
+        let began = ContinuousClock.now
+        var order = Array(0..<data.rows)
+        for epoch in 1...options.epochs {
+            let epochBegan = ContinuousClock.now
+            order.shuffle(using: &random)
+            var logLikelihoodSum = 0.0
+            for batchStart in stride(from: 0, to: data.rows, by: engine.capacity) {
+                try engine.loadBatch(data, rows: order[batchStart..<min(batchStart + engine.capacity, data.rows)])
+                let logLikelihood = try step()
+                guard logLikelihood.isFinite else {
+                    throw MFAError.diverged("non-finite log-likelihood at epoch \(epoch), step \(stepCount); try a smaller --learning-rate")
+                }
+                logLikelihoodSum += logLikelihood
+            }
+            let validationLogLikelihood = try validation.map { try loadParameters().meanLogLikelihood($0) }
+            let elapsed = seconds(ContinuousClock.now - began)
+            progress(EpochReport(epoch: epoch, epochs: options.epochs, trainLogLikelihood: logLikelihoodSum / Double(data.rows),
+                                 validationLogLikelihood: validationLogLikelihood,
+                                 samplesPerSecond: Double(data.rows) / max(seconds(ContinuousClock.now - epochBegan), 1e-9),
+                                 elapsedSeconds: elapsed, remainingSeconds: elapsed / Double(epoch) * Double(options.epochs - epoch),
+                                 clippedFraction: 0))
+        }
+    }
+
+    /// One step on the batch in the engine; returns the batch's summed log-likelihood before it.
+    mutating func step() throws -> Double {
+        stepCount += 1
+        try loadParameters()
+        try engine.forward()
+        let logLikelihood = try engine.readLogDensity().reduce(0, +)
+        guard logLikelihood.isFinite else { return logLikelihood }
+        let gradient = try self.gradient(try engine.read(try engine.backward(), count: engine.layout.count))
+        try update(gradient)
+        return logLikelihood
+    }
+
+    /// The gradient of −mean log p over the batch with respect to every layer, from the engine's
+    /// gradient `theta` of the same loss in the paths' precision form.
+    func gradient(_ thetaGradient: [Float]) throws -> [DGMMLayerParameters] {
+        let (d, l) = (shape.dimension, shape.latent[0])
+        let layout = engine.layout
+        let theta = try engine.read(engine.parameters, count: layout.count)
+        var gradient = DGMMLayerParameters.zeros(shape)
+        for path in 0..<shape.pathCount {
+            let terms = PathTerms(parameters, shape: shape, path: path)
+            let vector = path * d, block = path * l * d
+            let chain = try PathGradient(
+                logPrecision: theta[(layout.logPrecision.lowerBound + vector)...].prefix(d),
+                loadingsT: theta[(layout.loadings.lowerBound + block)...].prefix(l * d),
+                logPrecisionGradient: thetaGradient[(layout.logPrecision.lowerBound + vector)...].prefix(d),
+                loadingsTGradient: thetaGradient[(layout.loadings.lowerBound + block)...].prefix(l * d),
+                lambda: terms.loadings(0), inner: terms.inner[1], dimension: d, latent: l)
+            terms.backward(meanGradient: thetaGradient[(layout.means.lowerBound + vector)...].prefix(d).map(Double.init),
+                           logNoiseGradient: chain.logNoise, loadingGradient: chain.loading,
+                           innerGradient: chain.inner, into: &gradient)
+            // log π_path = Σ_i log softmax(logits_i)[g_i]: the path's logit gradient goes to each choice.
+            let logitGradient = Double(thetaGradient[layout.logits.lowerBound + path])
+            for (i, g) in terms.choices.enumerated() { gradient[i].logits[g] += logitGradient }
+        }
+        return gradient
+    }
+
+    /// Adam (or momentum SGD) on every layer at the scheduled rate, then the variance floor.
+    mutating func update(_ gradient: [DGMMLayerParameters]) throws {
+        let rate = Double(options.learningRate * options.scheduleFactor(step: stepCount, total: totalSteps))
+        let multipliers: [ParameterGroup] = [.logits, .means, .loadings, .logPrecision]
+        let (beta1, beta2) = (Double(options.adamBeta1), Double(options.adamBeta2))
+        let epsilon = Double(options.adamEpsilon)
+        let correction1 = 1 - Foundation.pow(beta1, Double(stepCount)), correction2 = 1 - Foundation.pow(beta2, Double(stepCount))
+        for i in parameters.indices {
+            for (field, group) in zip(DGMMLayerParameters.fields, multipliers) {
+                let groupRate = rate * Double(options.groupRateMultipliers[group] ?? 1)
+                let g = gradient[i][keyPath: field]
+                guard g.allSatisfy(\.isFinite) else { throw MFAError.diverged("non-finite gradient at step \(stepCount); try a smaller --learning-rate") }
+                for p in g.indices {
+                    switch options.optimizer {
+                    case .adam:
+                        firstMoment[i][keyPath: field][p] = beta1 * firstMoment[i][keyPath: field][p] + (1 - beta1) * g[p]
+                        secondMoment[i][keyPath: field][p] = beta2 * secondMoment[i][keyPath: field][p] + (1 - beta2) * g[p] * g[p]
+                        let mHat = firstMoment[i][keyPath: field][p] / correction1
+                        let vHat = secondMoment[i][keyPath: field][p] / correction2
+                        parameters[i][keyPath: field][p] -= groupRate * mHat / (vHat.squareRoot() + epsilon)
+                    case .sgd:
+                        firstMoment[i][keyPath: field][p] = Double(options.momentum) * firstMoment[i][keyPath: field][p] + g[p]
+                        parameters[i][keyPath: field][p] -= groupRate * firstMoment[i][keyPath: field][p]
+                    }
+                }
+            }
+            for p in parameters[i].logNoise.indices { parameters[i].logNoise[p] = max(parameters[i].logNoise[p], logNoiseFloor) }
+        }
+    }
+}
