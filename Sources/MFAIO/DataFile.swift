@@ -85,12 +85,21 @@ public enum DataFile {
 
     /// Integer labels, one per sample (for evaluation scripts): `.npy` or IDX.
     public static func loadLabels(_ path: String) throws -> [Int] {
+        let (values, columns) = try loadLabelTable(path)
+        guard columns == 1 else {
+            throw MFAError.malformedFile(path: path, reason: "labels must be one-dimensional, got \(columns) columns")
+        }
+        return values
+    }
+
+    /// Integer labels, one-dimensional [N] or a table [N, C] (row-major), and C.
+    public static func loadLabelTable(_ path: String) throws -> (values: [Int], columns: Int) {
         var bytes = try readFile(path)
         if Gzip.isCompressed(bytes) { bytes = try Gzip.decompress(bytes, path: path) }
         let array = Numpy.isNumpy(bytes) ? try Numpy.parse(bytes, path: path) : try IDX.parse(bytes, path: path)
-        guard array.shape.count == 1 else {
-            throw MFAError.malformedFile(path: path, reason: "labels must be one-dimensional, got shape \(array.shape)")
+        guard (1...2).contains(array.shape.count), array.values.allSatisfy({ $0.isFinite && $0 == $0.rounded() }) else {
+            throw MFAError.malformedFile(path: path, reason: "labels must be integers of shape [N] or [N, C], got shape \(array.shape)")
         }
-        return array.values.map { Int($0) }
+        return (array.values.map { Int($0) }, array.shape.count == 2 ? array.shape[1] : 1)
     }
 }

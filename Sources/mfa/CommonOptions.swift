@@ -54,10 +54,10 @@ struct ModelAndData: ParsableArguments {
 
     @OptionGroup var backendOptions: BackendOptions
 
-    /// The model and the data (streamed from .npy and IDX files), checked against its d.
-    func load() throws -> (model: MixtureModel, samples: any SampleSource) {
+    /// The model file and the data (streamed from .npy and IDX files), checked against its d.
+    func load() throws -> (contents: ModelFile.Contents, samples: any SampleSource) {
         let contents = try ModelFile.read(model)
-        return (contents.model, try openData(data, dimension: contents.model.shape.dimension))
+        return (contents, try openData(data, dimension: contents.model.shape.dimension))
     }
 }
 

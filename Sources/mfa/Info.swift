@@ -10,6 +10,18 @@ struct Info: ParsableCommand {
 
     func run() throws {
         let contents = try ModelFile.read(model)
+        if let dgmm = contents.dgmm {
+            say("kind: dgmm")
+            say("dimension d: \(dgmm.shape.dimension)")
+            say("components per layer: \(dgmm.shape.components.map(String.init).joined(separator: ","))")
+            say("latent dimension per layer: \(dgmm.shape.latent.map(String.init).joined(separator: ","))")
+            say("paths: \(dgmm.shape.pathCount)")
+            say("free parameters: \(dgmm.shape.freeParameterCount)")
+            for key in contents.metadata.keys.sorted() where !["kind", "components", "dimension", "latent"].contains(key) {
+                say("\(key): \(contents.metadata[key]!)")
+            }
+            return
+        }
         let shape = contents.model.shape
         say("kind: \(contents.metadata["kind"] ?? "mfa")")
         say("components K: \(shape.components)")

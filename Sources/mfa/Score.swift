@@ -13,8 +13,8 @@ struct Score: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let (model, samples) = try input.load()
-        let scores = try score(model, samples, on: try input.backendOptions.make())
+        let (contents, samples) = try input.load()
+        let scores = try score(contents.model, samples, on: try input.backendOptions.make())
         if let out { try Numpy.write(scores, shape: [scores.count], dtype: "<f8", to: out) }
         say(String(format: "mean log-likelihood %.4f nats per sample over %d samples", scores.reduce(0, +) / Double(scores.count), scores.count))
     }

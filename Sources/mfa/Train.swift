@@ -59,7 +59,11 @@ struct Train: ParsableCommand {
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data)
         let validationSet = try validation.map { try openData($0, dimension: x.columns) }
-        let start = try from.map { try ModelFile.read($0).model }
+        let start = try from.map { path in
+            let contents = try ModelFile.read(path)
+            guard contents.dgmm == nil else { throw ValidationError("--from needs an MFA model; \(path) holds a DGMM") }
+            return contents.model
+        }
         let control = TrainingControl(
             checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
             save: checkpoint.map { path in { try CheckpointFile.write($0, to: path) } },
@@ -86,12 +90,12 @@ struct Train: ParsableCommand {
 }
 
 /// One line per epoch (SGD) or iteration (EM).
-func progressLine(_ report: EpochReport, algorithm: Algorithm) -> String {
+func progressLine(_ report: EpochReport, algorithm: Algorithm, clipping: Bool = true) -> String {
     var line = String(format: "%@ %d/%d  train %.2f", algorithm == .em ? "iteration" : "epoch", report.epoch, report.epochs,
                       report.trainLogLikelihood)
     if let v = report.validationLogLikelihood { line += String(format: "  validation %.2f", v) }
     line += String(format: "  %.0f samples/s", report.samplesPerSecond)
-    if algorithm == .sgd { line += String(format: "  clipped %.1f%%", 100 * report.clippedFraction) }
+    if algorithm == .sgd, clipping { line += String(format: "  clipped %.1f%%", 100 * report.clippedFraction) }
     if report.reseeded > 0 { line += "  reseeded \(report.reseeded) dead" }
     if report.rollbacks > 0 {
         line += String(format: "  non-finite loss: rolled back ×%d, learning rate now ×%g", report.rollbacks, report.learningRateFactor)

@@ -22,10 +22,12 @@ public struct DGMMTrainer<B: Backend> {
     /// Uses epochs, batch size, learning rate and group multipliers, optimizer, Adam's constants,
     /// warm-up, seed and the variance floor.
     public let options: TrainingOptions
+    public let annealing: Annealing
 
-    public init(backend: B, options: TrainingOptions) {
+    public init(backend: B, options: TrainingOptions, annealing: Annealing = Annealing()) {
         self.backend = backend
         self.options = options
+        self.annealing = annealing
     }
 
     /// Trains `restarts` random initialisations (seeds derived from `options.seed`) and returns
@@ -34,6 +36,7 @@ public struct DGMMTrainer<B: Backend> {
                                        progress: (_ restart: Int, EpochReport) -> Void = { _, _ in },
                                        failed: (_ restart: Int, MFAError) -> Void = { _, _ in }) throws -> [DGMMFit] {
         try options.validate()
+        try annealing.validate()
         guard restarts >= 1 else { throw MFAError.invalidArgument("--restarts must be at least 1 (got \(restarts))") }
         guard data.columns == shape.dimension else {
             throw MFAError.shapeMismatch("data have \(data.columns) columns, the DGMM has d = \(shape.dimension)")
@@ -57,7 +60,7 @@ public struct DGMMTrainer<B: Backend> {
                 let start = try DGMMInitialiser.random(shape, data: data, origin: engine.origin, scale: engine.scale,
                                                        variance: standardVariance, random: &random)
                 let began = ContinuousClock.now
-                var session = DGMMSession(engine: engine, shape: shape, parameters: start, options: options,
+                var session = DGMMSession(engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,
                                           logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),
                                           totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity))
                 try session.run(data, validation: validation, random: &random) { progress(restart, $0) }
@@ -84,6 +87,7 @@ struct DGMMSession<B: Backend> {
     let shape: DGMMShape
     var parameters: [DGMMLayerParameters]
     let options: TrainingOptions
+    let annealing: Annealing
     /// log of σ²_min in standardised units: no layer's noise variance falls below it.
     let logNoiseFloor: Double
     let totalSteps: Int
@@ -92,11 +96,12 @@ struct DGMMSession<B: Backend> {
     var stepCount = 0
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
-         logNoiseFloor: Double, totalSteps: Int) {
+         annealing: Annealing, logNoiseFloor: Double, totalSteps: Int) {
         self.engine = engine
         self.shape = shape
         self.parameters = parameters
         self.options = options
+        self.annealing = annealing
         self.logNoiseFloor = logNoiseFloor
         self.totalSteps = totalSteps
         firstMoment = DGMMLayerParameters.zeros(shape)
@@ -136,13 +141,16 @@ struct DGMMSession<B: Backend> {
         }
     }
 
-    /// One step on the batch in the engine; returns the batch's summed log-likelihood before it.
+    /// One step on the batch in the engine, on the annealed gradient; returns the batch's summed
+    /// log-likelihood before it.
     mutating func step() throws -> Double {
         stepCount += 1
         try loadParameters()
         try engine.forward()
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
         guard logLikelihood.isFinite else { return logLikelihood }
+        let temperature = annealing.temperature(step: stepCount, total: totalSteps)
+        if temperature > 1 { try engine.temperResponsibilities(temperature) }
         let gradient = try self.gradient(try engine.read(try engine.backward(), count: engine.layout.count))
         try update(gradient)
         return logLikelihood
