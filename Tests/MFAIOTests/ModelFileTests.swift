@@ -74,3 +74,51 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["m.safetensors"])
     }
 }
+
+@Suite struct DGMMModelFileTests {
+    func model() throws -> DGMMModel {
+        let shape = try DGMMShape(dimension: 4, components: [2, 3], latent: [2, 1])
+        return try DGMMModel(shape: shape, layers: [
+            DGMMLayer(weights: [0.4, 0.6], means: (0..<8).map { Float($0) }, loadings: (0..<16).map { Float($0) / 20 },
+                      noiseVariances: [Float](repeating: 0.5, count: 8)),
+            DGMMLayer(weights: [0.2, 0.3, 0.5], means: (0..<6).map { -Float($0) }, loadings: (0..<6).map { Float($0) / 7 },
+                      noiseVariances: [1, 2, 3, 1, 2, 3]),
+        ])
+    }
+
+    @Test("A DGMM round-trips with its layers, and reads back as its mixture over paths")
+    func roundTrip() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/d.safetensors"
+        let original = try model()
+        try ModelFile.write(original, metadata: ["training.seed": "2"], to: path)
+        let contents = try ModelFile.read(path)
+        #expect(contents.dgmm == original && contents.metadata["kind"] == "dgmm" && contents.metadata["training.seed"] == "2")
+        #expect(contents.model.shape == (try MixtureShape(components: 6, dimension: 4, latent: 2)))
+        let (tensors, _) = try Safetensors.read(path: path)
+        #expect(tensors["layers.2.loadings"]?.shape == [3, 2, 1] && tensors["layers.1.means"]?.shape == [2, 4])
+    }
+
+    @Test("DGMM files with missing or inconsistent layers are rejected")
+    func rejectsBadFiles() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/d.safetensors"
+        try ModelFile.write(try model(), metadata: [:], to: path)
+        var (tensors, metadata) = try Safetensors.read(path: path)
+        let good = tensors
+        tensors["layers.2.noise_variances"] = nil
+        try Safetensors.write(tensors, metadata: metadata, to: path)
+        #expect(throws: MFAError.self) { try ModelFile.read(path) }
+        tensors = good
+        tensors["layers.2.means"] = Tensor(shape: [3, 3], values: [Float](repeating: 0, count: 9))  // R_1 is 2
+        try Safetensors.write(tensors, metadata: metadata, to: path)
+        #expect(throws: MFAError.self) { try ModelFile.read(path) }
+        tensors = good
+        tensors["layers.1.noise_variances"] = Tensor(shape: [2, 4], values: [Float](repeating: -1, count: 8))
+        try Safetensors.write(tensors, metadata: metadata, to: path)
+        #expect(throws: MFAError.self) { try ModelFile.read(path) }
+        metadata["kind"] = "hmm"
+        try Safetensors.write(good, metadata: metadata, to: path)
+        #expect(throws: MFAError.self) { try ModelFile.read(path) }
+    }
+}

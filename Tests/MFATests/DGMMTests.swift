@@ -99,3 +99,116 @@ enum DenseDGMM {
         }
     }
 }
+
+@Suite struct OneLayerDGMMTests {
+    /// With one layer S_1 = I, so the DGMM is the MFA with the same weights, means, loadings and noise.
+    @Test("A one-layer DGMM is exactly an MFA: same mixture, log-likelihood and gradients")
+    func oneLayerIsAnMFA() throws {
+        let shape = try DGMMShape(dimension: 6, components: [3], latent: [2])
+        let dgmm = try DenseDGMM.model(shape, seed: 61)
+        let layer = dgmm.layers[0]
+        let mfa = try MixtureModel(shape: try MixtureShape(components: 3, dimension: 6, latent: 2), weights: layer.weights,
+                                   means: layer.means, loadings: layer.loadings, noiseVariances: layer.noiseVariances)
+        let paths = try dgmm.pathMixture()
+        #expect(paths.means == mfa.means && paths.loadings == mfa.loadings && paths.noiseVariances == mfa.noiseVariances)
+        #expect(close(paths.weights.map(Double.init), mfa.weights.map(Double.init), atol: 0, rtol: 1e-6))
+        let data = Fixtures.data(rows: 31, columns: 6, seed: 610, scale: 1.5)
+        let (loss, gradient) = try dgmm.lossGradient(data, backend: CPUBackend())
+        let mfaLogDensity = try mfa.engine(backend: CPUBackend()).evaluate(data).logDensity
+        #expect(abs(loss + mfaLogDensity.reduce(0, +) / 31) < 1e-5)
+
+        // The MFA's loss as a function of its covariance form, in float64: what the DGMM's gradient must equal.
+        func mfaLoss(_ layers: [DGMMLayerParameters]) -> Double {
+            let model = try! layers.model(shape).layers[0]
+            let mixture = try! MixtureModel(shape: mfa.shape, weights: model.weights, means: model.means,
+                                            loadings: model.loadings, noiseVariances: model.noiseVariances)
+            return -Dense.evaluate(mixture, data).logDensity.reduce(0, +) / 31
+        }
+        // float32 parameters (the model type) limit the step: h = 1e-3 with a matching tolerance.
+        let layers = DGMMLayerParameters.of(dgmm), h = 1e-3
+        for (name, field) in [("logits", \DGMMLayerParameters.logits), ("means", \.means), ("loadings", \.loadings),
+                              ("logNoise", \.logNoise)] {
+            let numeric = layers[0][keyPath: field].indices.map { p in
+                var plus = layers, minus = layers
+                plus[0][keyPath: field][p] += h
+                minus[0][keyPath: field][p] -= h
+                return (mfaLoss(plus) - mfaLoss(minus)) / (2 * h)
+            }
+            #expect(close(gradient[0][keyPath: field], numeric, atol: 3e-3, rtol: 3e-3), "\(name)")
+        }
+    }
+}
+
+@Suite struct DGMMStructureTests {
+    @Test("Paths are mixed-radix numbers of the layer choices, layer 1 most significant")
+    func pathNumbering() throws {
+        let shape = try DGMMShape(dimension: 17, components: [3, 3, 2], latent: [11, 6, 2])
+        #expect(shape.pathCount == 18)
+        #expect(shape.path(choices: [1, 2, 1]) == 11)
+        #expect(shape.choices(path: 11) == [1, 2, 1])
+        #expect((0..<18).allSatisfy { shape.path(choices: shape.choices(path: $0)) == $0 })
+    }
+
+    @Test("Shapes whose latent dimensions do not strictly decrease below d are refused")
+    func invalidShapes() {
+        for (d, components, latent) in [(17, [3, 3], [11, 11]), (5, [2], [5]), (5, [2, 2], [3]), (5, [0], [2]), (5, [2, 2], [2, 0])] {
+            #expect(throws: MFAError.self) { try DGMMShape(dimension: d, components: components, latent: latent) }
+        }
+    }
+
+    @Test("Free parameters: weights, means, noise and loadings less their rotations, per layer")
+    func freeParameters() throws {
+        // layer 1: 1 + 2·(2·5 + 5·3 − 3); layer 2: 2 + 3·(2·3 + 3·1 − 0)
+        #expect(try DGMMShape(dimension: 5, components: [2, 3], latent: [3, 1]).freeParameterCount == 1 + 44 + 2 + 27)
+    }
+
+    @Test("The adjusted Rand index matches the published values and ignores relabelling")
+    func adjustedRand() throws {
+        #expect(abs(try adjustedRandIndex([0, 0, 1, 1], [0, 0, 1, 2]) - 4.0 / 7) < 1e-12)
+        #expect(abs(try adjustedRandIndex([0, 0, 0, 1, 1, 1, 2, 2], [1, 1, 0, 0, 2, 2, 2, 2]) - 2.0 / 11) < 1e-12)
+        #expect(try adjustedRandIndex([0, 0, 1, 1, 2], [5, 5, 3, 3, 9]) == 1)
+        #expect(throws: MFAError.self) { try adjustedRandIndex([0, 1], [0]) }
+    }
+
+    @Test("Tempered responsibilities are softmax(ℓ/T) of the dense joint log-densities")
+    func temperedResponsibilities() throws {
+        let model = Fixtures.model(try MixtureShape(components: 4, dimension: 5, latent: 2), seed: 71, loadingScale: 0.5)
+        let data = Fixtures.data(rows: 9, columns: 5, seed: 710, scale: 1)
+        let engine = try model.engine(backend: CPUBackend(), batchSize: 9)
+        try engine.loadBatch(data, rows: 0..<9)
+        try engine.forward()
+        try engine.temperResponsibilities(3)
+        let tempered = try engine.readResponsibilities().map(Double.init)
+        let dense = Dense.evaluate(model, data)
+        // r^{1/T} renormalised: the dense responsibilities' logs differ from ℓ by a per-row constant.
+        let expected = dense.responsibilities.flatMap { row -> [Double] in
+            let powered = row.map { pow($0, 1.0 / 3) }
+            return powered.map { $0 / powered.reduce(0, +) }
+        }
+        #expect(close(tempered, expected, atol: 1e-5, rtol: 1e-4))
+        #expect(!close(tempered, dense.responsibilities.flatMap { $0 }, atol: 1e-3, rtol: 0))
+        #expect(Annealing().temperature(step: 1, total: 300) > 3.9 && Annealing().temperature(step: 100, total: 300) == 1)
+    }
+}
+
+@Suite struct DGMMTrainingTests {
+    @Test("On simulated data with well-separated paths, training recovers them (ARI near 1)")
+    func recoversPaths() throws {
+        let shape = try DGMMShape(dimension: 6, components: [2, 2], latent: [3, 1])
+        var random = RandomGenerator(seed: 5)
+        let truth = try DGMMSimulation.model(shape, separation: 4, random: &random)
+        let (data, paths) = try truth.sample(count: 800, random: &random)
+        var options = TrainingOptions()
+        options.epochs = 150
+        options.batchSize = 128
+        options.seed = 3
+        let fit = try DGMMTrainer(backend: CPUBackend(), options: options).train(data, shape: shape)[0]
+        let r = try fit.model.pathMixture().engine(backend: CPUBackend()).evaluate(data, keepResponsibilities: true).responsibilities!
+        let map = (0..<800).map { n in (0..<4).max { r[n * 4 + $0] < r[n * 4 + $1] }! }
+        let ari = try adjustedRandIndex(map, paths)
+        #expect(ari > 0.95, "ARI \(ari)")
+        // The model describes the data as given (columns in the hundreds), not their standardised form.
+        let trueLogLikelihood = try truth.pathMixture().engine(backend: CPUBackend()).meanLogLikelihood(data)
+        #expect(abs(fit.logLikelihood - trueLogLikelihood) < 0.5, "\(fit.logLikelihood) vs \(trueLogLikelihood)")
+    }
+}
