@@ -8,7 +8,7 @@ OUT      := out
 MFA      := .build/release/mfa
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test oclgrind fuzz demo bench clean
+.PHONY: setup build test oclgrind fuzz demo bench dgmm-experiment clean
 
 setup:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -45,6 +45,10 @@ demo: build
 	$(MFA) score $(OUT)/fashion-mnist.safetensors $(FASHION)/t10k-images-idx3-ubyte.gz --out $(OUT)/test-scores.npy
 	$(MFA) sample $(OUT)/fashion-mnist.safetensors --count 64 --out $(OUT)/samples.npy --image $(OUT)/samples.png
 	@echo "model: $(OUT)/fashion-mnist.safetensors; samples: $(OUT)/samples.png"
+
+# The DGMM paper's experiment shape: 20 single-start fits on simulated data (README's DGMM table).
+dgmm-experiment: build
+	scripts/dgmm-experiment.sh 20
 
 # Training-step GFLOP/s against cblas_sgemm on the same shapes (README's table).
 bench: setup

@@ -52,14 +52,10 @@ struct DGMMTrain: ParsableCommand {
     @Option(help: "Validation data, scored after every epoch.")
     var validation: String?
 
-    @Option(help: "Passes over the training data per restart.")
-    var epochs = 300
+    @Option(help: "Continue training this DGMM (a warm start, one run) instead of initialising; its shape must match.")
+    var from: String?
 
-    @Option(help: "Samples per mini-batch.")
-    var batchSize = 256
-
-    @Option(help: "Base learning rate, for the means in units of the data's standard deviation (mixing logits train at 0.3×, log noise variances at 0.9×, loadings at 0.75×).")
-    var learningRate: Float = 0.1
+    @OptionGroup var optimiser: OptimiserArguments
 
     @Option(help: "Deterministic annealing: responsibilities are tempered as (π_k N_k)^(1/T), T falling geometrically from this value to 1 over the first --anneal-fraction of the steps. 1 turns it off.")
     var temperature = 4.0
@@ -67,38 +63,24 @@ struct DGMMTrain: ParsableCommand {
     @Option(help: "The share of the steps over which the temperature falls to 1.")
     var annealFraction = 1.0 / 3
 
-    @Option(help: "adam, or sgd (heavy-ball momentum 0.9).")
-    var optimizer: TrainingOptions.Optimizer = .adam
-
-    @Option(help: "Seed of the first restart (restart r uses a seed derived from it); the same seed gives the same model.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Variance floor σ²_min in the data's units: no noise variance falls below it.")
-    var minVariance: Double = 1e-3
-
     @OptionGroup var backendOptions: BackendOptions
 
     func validate() throws {
         if restarts < 1 { throw ValidationError("--restarts must be at least 1") }
     }
 
-    var options: TrainingOptions {
-        var options = TrainingOptions()
-        options.epochs = epochs
-        options.batchSize = batchSize
-        options.learningRate = learningRate
-        options.optimizer = optimizer
-        options.seed = seed
-        options.minVariance = minVariance
-        return options
-    }
+    var options: TrainingOptions { optimiser.options(defaultEpochs: 300) }
 
     func run() throws {
         let x = try DataFile.open(data).samples
         let shape = try DGMMShape(dimension: x.columns, components: components.values, latent: latent.values)
         let validationSet = try validation.map { try openData($0, dimension: x.columns) }
         say("training a DGMM (\(shape), \(shape.pathCount) paths) on \(x.rows) samples (\(data)), \(restarts) restart\(restarts == 1 ? "" : "s")")
-        let fits = try fit(x, shape: shape, validation: validationSet, on: try backendOptions.make())
+        let start = try from.map { path in
+            guard let dgmm = try ModelFile.read(path).dgmm else { throw ValidationError("--from needs a DGMM model; \(path) holds an MFA") }
+            return dgmm
+        }
+        let fits = try fit(x, shape: shape, validation: validationSet, from: start, on: try backendOptions.make())
         let best = fits[0]
         let n = Double(x.rows), p = Double(shape.freeParameterCount)
         let bic = -2 * n * best.logLikelihood + p * Foundation.log(n)
@@ -108,6 +90,7 @@ struct DGMMTrain: ParsableCommand {
         metadata["training.backend"] = backendOptions.backend.rawValue
         metadata["training.data"] = data
         metadata["training.restarts"] = String(restarts)
+        if let from { metadata["training.from"] = from }
         metadata["training.temperature"] = String(temperature)
         metadata["training.anneal_fraction"] = String(annealFraction)
         metadata["training.best_restart"] = String(best.restart + 1)
@@ -120,10 +103,11 @@ struct DGMMTrain: ParsableCommand {
         say("wrote \(out)")
     }
 
-    func fit(_ x: some SampleSource, shape: DGMMShape, validation: (any SampleSource)?, on backend: some Backend) throws -> [DGMMFit] {
+    func fit(_ x: some SampleSource, shape: DGMMShape, validation: (any SampleSource)?, from start: DGMMModel?,
+             on backend: some Backend) throws -> [DGMMFit] {
         try DGMMTrainer(backend: backend, options: options,
                         annealing: Annealing(initialTemperature: temperature, fraction: annealFraction)).train(
-            x, shape: shape, restarts: restarts, validation: validation,
+            x, shape: shape, restarts: restarts, validation: validation, from: start,
             progress: { restart, report in
                 if restarts == 1 || report.epoch == report.epochs {
                     say((restarts > 1 ? "restart \(restart + 1)/\(restarts) " : "") + progressLine(report, algorithm: .sgd, clipping: false))

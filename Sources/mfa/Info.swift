@@ -17,17 +17,14 @@ struct Info: ParsableCommand {
             say("latent dimension per layer: \(dgmm.shape.latent.map(String.init).joined(separator: ","))")
             say("paths: \(dgmm.shape.pathCount)")
             say("free parameters: \(dgmm.shape.freeParameterCount)")
-            for key in contents.metadata.keys.sorted() where !["kind", "components", "dimension", "latent"].contains(key) {
-                say("\(key): \(contents.metadata[key]!)")
-            }
-            return
+        } else {
+            let shape = contents.model.shape
+            say("kind: \(contents.metadata["kind"] ?? "mfa")")
+            say("components K: \(shape.components)")
+            say("dimension d: \(shape.dimension)")
+            say("latent l: \(shape.latent)")
+            say("free parameters: \(shape.freeParameterCount)")
         }
-        let shape = contents.model.shape
-        say("kind: \(contents.metadata["kind"] ?? "mfa")")
-        say("components K: \(shape.components)")
-        say("dimension d: \(shape.dimension)")
-        say("latent l: \(shape.latent)")
-        say("free parameters: \(shape.freeParameterCount)")
         for key in contents.metadata.keys.sorted() where !["kind", "components", "dimension", "latent"].contains(key) {
             say("\(key): \(contents.metadata[key]!)")
         }

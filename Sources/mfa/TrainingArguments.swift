@@ -28,22 +28,44 @@ struct InitChoice: ExpressibleByArgument {
     }
 }
 
+/// The options of gradient training that `train`, `select` and `dgmm train` share.
+struct OptimiserArguments: ParsableArguments {
+    @Option(help: "Passes over the training data (SGD; default 20 for train and select, 300 for dgmm train).")
+    var epochs: Int?
+
+    @Option(help: "Samples per mini-batch (EM: per batch of its statistics).")
+    var batchSize = 256
+
+    @Option(help: "Base learning rate, for the means in units of the data's standard deviation; mixing logits train at 0.3×, log-precisions or log noise variances at 0.9×, loadings at 0.75× (MFA: 0.75/√d×).")
+    var learningRate: Float = 0.1
+
+    @Option(help: "adam, or sgd (heavy-ball momentum 0.9).")
+    var optimizer: TrainingOptions.Optimizer = .adam
+
+    @Option(help: "Seed for initialisation and shuffling; the same seed gives the same model.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Variance floor σ²_min in the data's units: no variance falls below it.")
+    var minVariance: Double = 1e-3
+
+    func options(defaultEpochs: Int) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.epochs = epochs ?? defaultEpochs
+        options.batchSize = batchSize
+        options.learningRate = learningRate
+        options.optimizer = optimizer
+        options.seed = seed
+        options.minVariance = minVariance
+        return options
+    }
+}
+
 /// The training options `train` and `select` share.
 struct TrainingArguments: ParsableArguments {
     @Option(help: "sgd (mini-batch SGD in the precision form) or em (expectation–maximisation, covariance form, mini-batch statistics).")
     var algorithm: Algorithm = .sgd
 
-    @Option(help: "SGD: passes over the training data.")
-    var epochs = 20
-
-    @Option(help: "Samples per mini-batch (EM: per batch of its statistics).")
-    var batchSize = 256
-
-    @Option(help: "SGD: base learning rate, for the means in units of the data's standard deviation (mixing logits train at 0.3×, log-precisions at 0.9×, loadings at 0.75/√d×).")
-    var learningRate: Float = 0.1
-
-    @Option(help: "SGD: adam, or sgd (heavy-ball momentum 0.9).")
-    var optimizer: TrainingOptions.Optimizer = .adam
+    @OptionGroup var optimiser: OptimiserArguments
 
     @Option(help: "random (means at random samples), kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples) or em:N (kmeans++, then N EM iterations, then SGD). Default: random for sgd, kmeans++ for em.")
     var `init`: InitChoice?
@@ -60,27 +82,15 @@ struct TrainingArguments: ParsableArguments {
     @Flag(help: "SGD: after each epoch of the first half, move components whose weight fell below 0.1/K onto badly explained samples.")
     var reinitDead = false
 
-    @Option(help: "Seed for initialisation and shuffling; the same seed gives the same model.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Variance floor σ²_min in the data's units: no component variance falls below it.")
-    var minVariance: Double = 1e-3
-
     @OptionGroup var backendOptions: BackendOptions
 
     var options: TrainingOptions {
-        var options = TrainingOptions()
-        options.epochs = epochs
-        options.batchSize = batchSize
-        options.learningRate = learningRate
-        options.optimizer = optimizer
+        var options = optimiser.options(defaultEpochs: 20)
         options.initialisation = self.`init`?.initialisation ?? (algorithm == .em ? .kmeansPlusPlus : .random)
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
         options.maxIterations = maxIterations
         options.tolerance = tolerance
         options.noise = noise
-        options.seed = seed
-        options.minVariance = minVariance
         options.reinitialiseDead = reinitDead
         return options
     }

@@ -55,7 +55,8 @@ import Testing
         ["dgmm", "train", "DATA", "-c", "2", "-l", "3", "-o", "OUT", "--temperature", "0.5"],
         ["dgmm", "train", "DATA", "-c", "2", "-l", "3", "-o", "OUT", "--restarts", "0"],
         ["predict", "MODEL", "DATA", "--layer", "3", "-o", "OUT"], ["ari", "PATHS", "SHORT"], ["ari", "LAYERS", "PATHS"],
-        ["ari", "LAYERS", "PATHS", "--layer", "3"], ["simulate", "dgmm", "-c", "2", "-l", "7", "-d", "6", "--count", "5", "-o", "OUT"],
+        ["ari", "LAYERS", "PATHS", "--layer", "3"], ["dgmm", "train", "DATA", "-c", "2,2", "-l", "3,1", "-o", "OUT", "--from", "MODEL", "--restarts", "2"],
+        ["dgmm", "train", "DATA", "-c", "2,2", "-l", "2,1", "-o", "OUT", "--from", "MODEL"], ["simulate", "dgmm", "-c", "2", "-l", "7", "-d", "6", "--count", "5", "-o", "OUT"],
     ])
     func errorsAreClear(arguments: [String]) throws {
         let workspace = Workspace()
@@ -72,7 +73,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: workspace["out.safetensors"]))
     }
 
-    @Test("--layer is refused for an MFA, and --from refuses a DGMM")
+    @Test("--layer is refused for an MFA; train --from refuses a DGMM and dgmm train --from an MFA")
     func kindsAreChecked() throws {
         let workspace = Workspace()
         let simulated = try Tool.run(["simulate", "dgmm", "-c", "2", "-l", "1", "-d", "3", "--count", "40", "-o", workspace["x.npy"],
@@ -85,5 +86,12 @@ import Testing
         let from = try Tool.run(["train", workspace["x.npy"], "-c", "2", "-l", "1", "--from", workspace["dgmm.safetensors"],
                                  "-o", workspace["o.safetensors"]])
         #expect(from.status != 0 && from.stderr.contains("DGMM"), "\(from.stderr)")
+        let dgmmFrom = try Tool.run(["dgmm", "train", workspace["x.npy"], "-c", "2", "-l", "1", "--from", workspace["mfa.safetensors"],
+                                     "-o", workspace["o.safetensors"]])
+        #expect(dgmmFrom.status != 0 && dgmmFrom.stderr.contains("MFA"), "\(dgmmFrom.stderr)")
+        let warm = try Tool.run(["dgmm", "train", workspace["x.npy"], "-c", "2", "-l", "1", "--from", workspace["dgmm.safetensors"],
+                                 "--epochs", "2", "-o", workspace["o.safetensors"]])
+        #expect(warm.status == 0, "\(warm.stderr)")
+        #expect(try Tool.run(["info", workspace["o.safetensors"]]).stdout.contains("training.from"))
     }
 }

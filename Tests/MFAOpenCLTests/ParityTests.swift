@@ -121,6 +121,33 @@ extension OpenCL { @Suite struct ParityTests {
         expectClose(gpuSession.model.noiseVariances, cpuSession.model.noiseVariances, atol: 1e-4, rtol: 1e-3, "ψ after 3 iterations")
         expectClose(gpuSession.model.means, cpuSession.model.means, atol: 1e-4, rtol: 1e-3, "μ after 3 iterations")
     }
+
+    @Test("A DGMM's loss and layer gradients on OpenCL equal the CPU backend's, and so does its training")
+    func dgmmMatchesCPU() throws {
+        let gpu = try device.get()
+        let shape = try DGMMShape(dimension: 7, components: [3, 2], latent: [4, 2])
+        var random = RandomGenerator(seed: 12)
+        let truth = try DGMMSimulation.model(shape, separation: 2, random: &random)
+        let data = try truth.sample(count: 300, random: &random).samples
+        let start = try DGMMSimulation.model(shape, separation: 1, random: &random)
+        let (cpuLoss, cpuGradient) = try start.lossGradient(data, backend: CPUBackend())
+        let (gpuLoss, gpuGradient) = try start.lossGradient(data, backend: gpu)
+        #expect(abs(cpuLoss - gpuLoss) < 1e-4 * abs(cpuLoss), "CPU \(cpuLoss) vs OpenCL \(gpuLoss)")
+        for (cpu, opencl) in zip(cpuGradient, gpuGradient) {
+            for field in [\DGMMLayerParameters.logits, \.means, \.loadings, \.logNoise] {
+                let scale = cpu[keyPath: field].map(abs).max()!
+                expectClose(opencl[keyPath: field].map(Float.init), cpu[keyPath: field].map(Float.init),
+                            atol: Float(2e-3 * scale), rtol: 2e-3, "DGMM gradient")
+            }
+        }
+        var options = TrainingOptions()
+        options.epochs = 3
+        options.batchSize = 100
+        let cpuFit = try DGMMTrainer(backend: CPUBackend(), options: options).train(data, shape: shape)[0]
+        let gpuFit = try DGMMTrainer(backend: gpu, options: options).train(data, shape: shape)[0]
+        #expect(abs(cpuFit.logLikelihood - gpuFit.logLikelihood) < 1e-3 * abs(cpuFit.logLikelihood),
+                "CPU \(cpuFit.logLikelihood) vs OpenCL \(gpuFit.logLikelihood)")
+    }
 } }
 
 extension OpenCL { @Suite struct ErrorTests {

@@ -32,7 +32,9 @@ public struct DGMMTrainer<B: Backend> {
 
     /// Trains `restarts` random initialisations (seeds derived from `options.seed`) and returns
     /// them all, best training log-likelihood first. A restart that diverges is reported and left out.
+    /// With `from`, the one run continues from that model (a warm start) instead.
     public func train<S: SampleSource>(_ data: S, shape: DGMMShape, restarts: Int = 1, validation: (any SampleSource)? = nil,
+                                       from: DGMMModel? = nil,
                                        progress: (_ restart: Int, EpochReport) -> Void = { _, _ in },
                                        failed: (_ restart: Int, MFAError) -> Void = { _, _ in }) throws -> [DGMMFit] {
         try options.validate()
@@ -44,6 +46,10 @@ public struct DGMMTrainer<B: Backend> {
         guard data.rows >= shape.components[0] else {
             throw MFAError.invalidArgument("cannot fit \(shape.components[0]) layer-1 components to \(data.rows) samples")
         }
+        if let from, from.shape != shape {
+            throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
+        }
+        if from != nil, restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: --restarts must be 1") }
         if let validation, validation.columns != data.columns {
             throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
         }
@@ -57,8 +63,12 @@ public struct DGMMTrainer<B: Backend> {
         for restart in 0..<restarts {
             var random = RandomGenerator(seed: options.seed &+ UInt64(restart) &* 0x9E37_79B9_7F4A_7C15)
             do {
-                let start = try DGMMInitialiser.random(shape, data: data, origin: engine.origin, scale: engine.scale,
-                                                       variance: standardVariance, random: &random)
+                // x' = (x − origin)/s is the affine map x ↦ −origin/s + x/s.
+                let start = try from.map { model in
+                    DGMMLayerParameters.of(try model.transformed(origin: engine.origin.map { -$0 / engine.scale },
+                                                                 scale: [Float](repeating: 1 / engine.scale, count: shape.dimension)))
+                } ?? DGMMInitialiser.random(shape, data: data, origin: engine.origin, scale: engine.scale,
+                                            variance: standardVariance, random: &random)
                 let began = ContinuousClock.now
                 var session = DGMMSession(engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,
                                           logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),
