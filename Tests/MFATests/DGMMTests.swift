@@ -63,12 +63,17 @@ enum DenseDGMM {
         (5, [3], [2]), (5, [2, 2], [3, 1]), (6, [2, 3, 2], [4, 2, 1]), (4, [1, 2], [3, 2]),
     ]
 
-    @Test("The path-marginal log-likelihood equals dense algebra on every path's full Σ", arguments: shapes.indices)
-    func logLikelihoodMatchesDense(index: Int) throws {
+    /// Shape `index`, a random model of it and data, all from `seed`.
+    func fixture(_ index: Int, seed: UInt64, rows: Int) throws -> (DGMMShape, DGMMModel, Matrix) {
         let (d, components, latent) = Self.shapes[index]
         let shape = try DGMMShape(dimension: d, components: components, latent: latent)
-        let model = try DenseDGMM.model(shape, seed: 40 + UInt64(index))
-        let data = Fixtures.data(rows: 29, columns: d, seed: 400 + UInt64(index), scale: 1.5)
+        return (shape, try DenseDGMM.model(shape, seed: seed + UInt64(index)),
+                Fixtures.data(rows: rows, columns: d, seed: 10 * seed + UInt64(index), scale: 1.5))
+    }
+
+    @Test("The path-marginal log-likelihood equals dense algebra on every path's full Σ", arguments: shapes.indices)
+    func logLikelihoodMatchesDense(index: Int) throws {
+        let (shape, model, data) = try fixture(index, seed: 40, rows: 29)
         let engine = try model.pathMixture().engine(backend: CPUBackend(), batchSize: 8)
         let reference = DenseDGMM.logDensity(DGMMLayerParameters.of(model), shape: shape, data: data)
         #expect(close(try engine.evaluate(data).logDensity, reference, atol: 2e-3, rtol: 2e-5))
@@ -76,10 +81,7 @@ enum DenseDGMM {
 
     @Test("Every DGMM gradient, chained through the paths, equals finite differences", arguments: shapes.indices)
     func gradientMatchesFiniteDifferences(index: Int) throws {
-        let (d, components, latent) = Self.shapes[index]
-        let shape = try DGMMShape(dimension: d, components: components, latent: latent)
-        let model = try DenseDGMM.model(shape, seed: 50 + UInt64(index))
-        let data = Fixtures.data(rows: 23, columns: d, seed: 500 + UInt64(index), scale: 1.5)
+        let (shape, model, data) = try fixture(index, seed: 50, rows: 23)
         let (loss, gradient) = try model.lossGradient(data, backend: CPUBackend())
         let layers = DGMMLayerParameters.of(model)
         #expect(abs(loss - DenseDGMM.loss(layers, shape: shape, data: data)) < 1e-3)
