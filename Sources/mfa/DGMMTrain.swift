@@ -57,8 +57,8 @@ struct DGMMTrain: ParsableCommand {
 
     @OptionGroup var optimiser: OptimiserArguments
 
-    @Option(help: "Deterministic annealing: responsibilities are tempered as (π_k N_k)^(1/T), T falling geometrically from this value to 1 over the first --anneal-fraction of the steps. 1 turns it off.")
-    var temperature = 4.0
+    @Option(help: "Deterministic annealing: responsibilities are tempered as (π_k N_k)^(1/T), T falling geometrically from this value to 1 over the first --anneal-fraction of the steps. 1 turns it off. Default: 4, or 1 with --from (a warm start keeps its model).")
+    var temperature: Double?
 
     @Option(help: "The share of the steps over which the temperature falls to 1.")
     var annealFraction = 1.0 / 3
@@ -70,6 +70,8 @@ struct DGMMTrain: ParsableCommand {
     }
 
     var options: TrainingOptions { optimiser.options(defaultEpochs: 300) }
+
+    var initialTemperature: Double { temperature ?? (from == nil ? 4 : 1) }
 
     func run() throws {
         let x = try DataFile.open(data).samples
@@ -91,7 +93,7 @@ struct DGMMTrain: ParsableCommand {
         metadata["training.data"] = data
         metadata["training.restarts"] = String(restarts)
         if let from { metadata["training.from"] = from }
-        metadata["training.temperature"] = String(temperature)
+        metadata["training.temperature"] = String(initialTemperature)
         metadata["training.anneal_fraction"] = String(annealFraction)
         metadata["training.best_restart"] = String(best.restart + 1)
         metadata["training.seconds"] = String(format: "%.1f", fits.reduce(0) { $0 + $1.seconds })
@@ -106,7 +108,7 @@ struct DGMMTrain: ParsableCommand {
     func fit(_ x: some SampleSource, shape: DGMMShape, validation: (any SampleSource)?, from start: DGMMModel?,
              on backend: some Backend) throws -> [DGMMFit] {
         try DGMMTrainer(backend: backend, options: options,
-                        annealing: Annealing(initialTemperature: temperature, fraction: annealFraction)).train(
+                        annealing: Annealing(initialTemperature: initialTemperature, fraction: annealFraction)).train(
             x, shape: shape, restarts: restarts, validation: validation, from: start,
             progress: { restart, report in
                 if restarts == 1 || report.epoch == report.epochs {

@@ -213,4 +213,19 @@ enum DenseDGMM {
         let trueLogLikelihood = try truth.pathMixture().engine(backend: CPUBackend()).meanLogLikelihood(data)
         #expect(abs(fit.logLikelihood - trueLogLikelihood) < 0.5, "\(fit.logLikelihood) vs \(trueLogLikelihood)")
     }
+
+    @Test("The same seed gives the same DGMM; restarts come back best first")
+    func deterministicPerSeed() throws {
+        let shape = try DGMMShape(dimension: 5, components: [2, 2], latent: [2, 1])
+        var random = RandomGenerator(seed: 8)
+        let data = try DGMMSimulation.model(shape, random: &random).sample(count: 200, random: &random).samples
+        var options = TrainingOptions()
+        options.epochs = 3
+        options.batchSize = 64
+        let trainer = DGMMTrainer(backend: CPUBackend(), options: options)
+        let (first, second) = (try trainer.train(data, shape: shape, restarts: 3), try trainer.train(data, shape: shape, restarts: 3))
+        #expect(first.map(\.model) == second.map(\.model) && first.count == 3)
+        #expect(zip(first, first.dropFirst()).allSatisfy { $0.logLikelihood >= $1.logLikelihood })
+        #expect(Set(first.map(\.restart)) == [0, 1, 2] && first[0].model != first[1].model)
+    }
 }
