@@ -67,13 +67,17 @@ extension [DGMMLayerParameters] {
         }
     }
 
+    /// Every path's composition, in path order.
+    func pathTerms(_ shape: DGMMShape) -> [PathTerms] {
+        (0..<shape.pathCount).map { PathTerms(self, shape: shape, path: $0) }
+    }
+
     /// The paths as an MFA in covariance form (DESIGN.md §3): loadings Λ_1·C with C Cᵀ = S_2.
-    func pathMixture(_ shape: DGMMShape) throws -> MixtureModel {
+    func pathMixture(_ shape: DGMMShape, terms paths: [PathTerms]? = nil) throws -> MixtureModel {
         let pathShape = try shape.pathShape
         let (d, r) = (shape.dimension, shape.latent[0])
         var means = [Float](), loadings = [Float](), noise = [Float]()
-        for path in 0..<shape.pathCount {
-            let terms = PathTerms(self, shape: shape, path: path)
+        for (path, terms) in (paths ?? pathTerms(shape)).enumerated() {
             guard let root = SmallLinearAlgebra.cholesky(terms.inner[1], order: r) else {
                 throw MFAError.numerical("path \(path): the covariance S_2 of its deeper layers is not positive definite")
             }

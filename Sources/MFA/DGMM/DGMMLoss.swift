@@ -9,9 +9,10 @@ extension DGMMModel {
         let session = DGMMSession(engine: engine, shape: shape, parameters: DGMMLayerParameters.of(self),
                                   options: TrainingOptions(), annealing: .off, logNoiseFloor: -.infinity, totalSteps: 1)
         try engine.loadBatch(data, rows: 0..<data.rows)
-        try session.loadParameters()
+        let terms = session.parameters.pathTerms(shape)
+        try session.load(terms)
         try engine.forward()
         let loss = -(try engine.readLogDensity().reduce(0, +)) / Double(data.rows)
-        return (loss, try session.gradient(try engine.read(try engine.backward(), count: engine.layout.count)))
+        return (loss, try session.gradient(try engine.read(try engine.backward(), count: engine.layout.count), terms: terms))
     }
 }

@@ -121,8 +121,12 @@ struct DGMMSession<B: Backend> {
     /// Puts the current layers into the engine as their path mixture; returns the engine.
     @discardableResult
     func loadParameters() throws -> MixtureEngine<B> {
-        try engine.loadStandardised(try parameters.pathMixture(shape).precisionParameters())
+        try load(parameters.pathTerms(shape))
         return engine
+    }
+
+    func load(_ terms: [PathTerms]) throws {
+        try engine.loadStandardised(try parameters.pathMixture(shape, terms: terms).precisionParameters())
     }
 
     mutating func run<S: SampleSource>(_ data: S, validation: (any SampleSource)?, random: inout RandomGenerator,
@@ -155,26 +159,25 @@ struct DGMMSession<B: Backend> {
     /// log-likelihood before it.
     mutating func step() throws -> Double {
         stepCount += 1
-        try loadParameters()
+        let terms = parameters.pathTerms(shape)
+        try load(terms)
         try engine.forward()
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
         guard logLikelihood.isFinite else { return logLikelihood }
         let temperature = annealing.temperature(step: stepCount, total: totalSteps)
         if temperature > 1 { try engine.temperResponsibilities(temperature) }
-        let gradient = try self.gradient(try engine.read(try engine.backward(), count: engine.layout.count))
-        try update(gradient)
+        try update(try gradient(try engine.read(try engine.backward(), count: engine.layout.count), terms: terms))
         return logLikelihood
     }
 
     /// The gradient of −mean log p over the batch with respect to every layer, from the engine's
-    /// gradient `theta` of the same loss in the paths' precision form.
-    func gradient(_ thetaGradient: [Float]) throws -> [DGMMLayerParameters] {
+    /// gradient `theta` of the same loss in the paths' precision form; `terms` are the paths as loaded.
+    func gradient(_ thetaGradient: [Float], terms paths: [PathTerms]) throws -> [DGMMLayerParameters] {
         let (d, l) = (shape.dimension, shape.latent[0])
         let layout = engine.layout
         let theta = try engine.read(engine.parameters, count: layout.count)
         var gradient = DGMMLayerParameters.zeros(shape)
-        for path in 0..<shape.pathCount {
-            let terms = PathTerms(parameters, shape: shape, path: path)
+        for (path, terms) in paths.enumerated() {
             let vector = path * d, block = path * l * d
             let chain = try PathGradient(
                 logPrecision: theta[(layout.logPrecision.lowerBound + vector)...].prefix(d),
@@ -195,30 +198,36 @@ struct DGMMSession<B: Backend> {
     /// Adam (or momentum SGD) on every layer at the scheduled rate, then the variance floor.
     mutating func update(_ gradient: [DGMMLayerParameters]) throws {
         let rate = Double(options.learningRate * options.scheduleFactor(step: stepCount, total: totalSteps))
-        let multipliers: [ParameterGroup] = [.logits, .means, .loadings, .logPrecision]
-        let (beta1, beta2) = (Double(options.adamBeta1), Double(options.adamBeta2))
-        let epsilon = Double(options.adamEpsilon)
-        let correction1 = 1 - Foundation.pow(beta1, Double(stepCount)), correction2 = 1 - Foundation.pow(beta2, Double(stepCount))
+        let groups: [ParameterGroup] = [.logits, .means, .loadings, .logPrecision]
         for i in parameters.indices {
-            for (field, group) in zip(DGMMLayerParameters.fields, multipliers) {
-                let groupRate = rate * Double(options.groupRateMultipliers[group] ?? 1)
+            for (field, group) in zip(DGMMLayerParameters.fields, groups) {
                 let g = gradient[i][keyPath: field]
                 guard g.allSatisfy(\.isFinite) else { throw MFAError.diverged("non-finite gradient at step \(stepCount); try a smaller --learning-rate") }
-                for p in g.indices {
-                    switch options.optimizer {
-                    case .adam:
-                        firstMoment[i][keyPath: field][p] = beta1 * firstMoment[i][keyPath: field][p] + (1 - beta1) * g[p]
-                        secondMoment[i][keyPath: field][p] = beta2 * secondMoment[i][keyPath: field][p] + (1 - beta2) * g[p] * g[p]
-                        let mHat = firstMoment[i][keyPath: field][p] / correction1
-                        let vHat = secondMoment[i][keyPath: field][p] / correction2
-                        parameters[i][keyPath: field][p] -= groupRate * mHat / (vHat.squareRoot() + epsilon)
-                    case .sgd:
-                        firstMoment[i][keyPath: field][p] = Double(options.momentum) * firstMoment[i][keyPath: field][p] + g[p]
-                        parameters[i][keyPath: field][p] -= groupRate * firstMoment[i][keyPath: field][p]
-                    }
-                }
+                step(&parameters[i][keyPath: field], first: &firstMoment[i][keyPath: field],
+                     second: &secondMoment[i][keyPath: field], gradient: g,
+                     rate: rate * Double(options.groupRateMultipliers[group] ?? 1))
             }
             for p in parameters[i].logNoise.indices { parameters[i].logNoise[p] = max(parameters[i].logNoise[p], logNoiseFloor) }
+        }
+    }
+
+    /// One optimizer step on one array of parameters and its moments.
+    private func step(_ x: inout [Double], first m: inout [Double], second v: inout [Double], gradient g: [Double], rate: Double) {
+        switch options.optimizer {
+        case .adam:
+            let (beta1, beta2, epsilon) = (Double(options.adamBeta1), Double(options.adamBeta2), Double(options.adamEpsilon))
+            let correction1 = 1 - Foundation.pow(beta1, Double(stepCount)), correction2 = 1 - Foundation.pow(beta2, Double(stepCount))
+            for p in g.indices {
+                m[p] = beta1 * m[p] + (1 - beta1) * g[p]
+                v[p] = beta2 * v[p] + (1 - beta2) * g[p] * g[p]
+                x[p] -= rate * (m[p] / correction1) / ((v[p] / correction2).squareRoot() + epsilon)
+            }
+        case .sgd:
+            let momentum = Double(options.momentum)
+            for p in g.indices {
+                m[p] = momentum * m[p] + g[p]
+                x[p] -= rate * m[p]
+            }
         }
     }
 }
