@@ -102,6 +102,8 @@ struct DGMMTrain: ParsableCommand {
         try ModelFile.write(best.model, metadata: metadata, to: out)
         say(String(format: "best: restart %d, train log-likelihood %.4f per sample, BIC %.1f (%d free parameters)",
                    best.restart + 1, best.logLikelihood, bic, shape.freeParameterCount))
+        let total = fits.reduce(0) { $0 + $1.seconds }, engine = fits.reduce(0) { $0 + $1.engineSeconds }
+        say(String(format: "%.1f s of training, %.1f s of it in the backend's batch passes, the rest host work on the layers", total, engine))
         say("wrote \(out)")
     }
 

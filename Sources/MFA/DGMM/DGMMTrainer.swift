@@ -9,6 +9,9 @@ public struct DGMMFit: Sendable {
     /// Which restart this is (0-based), and its seconds.
     public var restart: Int
     public var seconds: Double
+    /// The part of `seconds` spent in the backend's batch passes (forward, tempering, backward);
+    /// the rest is host work on the layers: composing the paths, the chain, the optimizer.
+    public var engineSeconds: Double
 }
 
 /// Trains a DGMM by gradient descent on its exact marginal (DESIGN.md §3): every step composes the
@@ -79,7 +82,7 @@ public struct DGMMTrainer<B: Backend> {
                 let model = try session.parameters.model(shape)
                     .transformed(origin: engine.origin, scale: [Float](repeating: engine.scale, count: shape.dimension))
                 fits.append(DGMMFit(model: model, logLikelihood: logLikelihood, restart: restart,
-                                    seconds: seconds(ContinuousClock.now - began)))
+                                    seconds: seconds(ContinuousClock.now - began), engineSeconds: session.engineSeconds))
             } catch let error as MFAError {
                 if case .interrupted = error { throw error }
                 lastError = error
@@ -104,6 +107,8 @@ struct DGMMSession<B: Backend> {
     var firstMoment: [DGMMLayerParameters]
     var secondMoment: [DGMMLayerParameters]
     var stepCount = 0
+    /// Time in the engine's batch passes, for `DGMMFit.engineSeconds`.
+    var engineSeconds = 0.0
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
          annealing: Annealing, logNoiseFloor: Double, totalSteps: Int) {
@@ -161,12 +166,15 @@ struct DGMMSession<B: Backend> {
         stepCount += 1
         let terms = parameters.pathTerms(shape)
         try load(terms)
+        let began = ContinuousClock.now
         try engine.forward()
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
         guard logLikelihood.isFinite else { return logLikelihood }
         let temperature = annealing.temperature(step: stepCount, total: totalSteps)
         if temperature > 1 { try engine.temperResponsibilities(temperature) }
-        try update(try gradient(try engine.read(try engine.backward(), count: engine.layout.count), terms: terms))
+        let pathGradient = try engine.read(try engine.backward(), count: engine.layout.count)
+        engineSeconds += seconds(ContinuousClock.now - began)
+        try update(try gradient(pathGradient, terms: terms))
         return logLikelihood
     }
 
