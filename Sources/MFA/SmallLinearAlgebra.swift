@@ -50,3 +50,27 @@ public enum SmallLinearAlgebra {
         }
     }
 }
+
+/// Row-major float64 products of the small per-path matrices.
+extension SmallLinearAlgebra {
+    /// (m×k)·(k×n).
+    static func product(_ a: some Collection<Double>, _ b: some Collection<Double>, _ m: Int, _ k: Int, _ n: Int) -> [Double] {
+        let a = Array(a), b = Array(b)
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for p in 0..<k where a[i * k + p] != 0 {
+                let x = a[i * k + p]
+                for j in 0..<n { c[i * n + j] += x * b[p * n + j] }
+            }
+        }
+        return c
+    }
+
+    static func transpose(_ a: [Double], _ m: Int, _ n: Int) -> [Double] {
+        (0..<(m * n)).map { a[($0 % m) * n + $0 / m] }
+    }
+
+    static func identity(_ n: Int) -> [Double] {
+        (0..<(n * n)).map { $0 / n == $0 % n ? 1 : 0 }
+    }
+}

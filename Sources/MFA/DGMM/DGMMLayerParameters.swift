@@ -83,7 +83,7 @@ extension [DGMMLayerParameters] {
             }
             let g = terms.choices[0]
             means += terms.means[0].map(Float.init)
-            loadings += Dense.product(terms.loadings(0), root, d, r, r).map(Float.init)
+            loadings += SmallLinearAlgebra.product(terms.loadings(0), root, d, r, r).map(Float.init)
             noise += self[0].logNoise[(g * d)..<((g + 1) * d)].map { Float(Foundation.exp($0)) }
         }
         let weights = logPathWeights(shape).map { Swift.max(Float(Foundation.exp($0)), .leastNormalMagnitude) }

@@ -210,7 +210,9 @@ struct DGMMSession<B: Backend> {
         for i in parameters.indices {
             for (field, group) in zip(DGMMLayerParameters.fields, groups) {
                 let g = gradient[i][keyPath: field]
-                guard g.allSatisfy(\.isFinite) else { throw MFAError.diverged("non-finite gradient at step \(stepCount); try a smaller --learning-rate") }
+                guard g.allSatisfy(\.isFinite) else {
+                    throw MFAError.diverged("non-finite gradient at step \(stepCount); try a smaller --learning-rate")
+                }
                 step(&parameters[i][keyPath: field], first: &firstMoment[i][keyPath: field],
                      second: &secondMoment[i][keyPath: field], gradient: g,
                      rate: rate * Double(options.groupRateMultipliers[group] ?? 1))

@@ -32,20 +32,20 @@ struct PathGradient {
                 q[j * l + b] = -0.5 * Double(gt[b * d + j])
             }
         }
-        let gammaTransposed = Dense.transpose(gamma, d, l)
+        let gammaTransposed = SmallLinearAlgebra.transpose(gamma, d, l)
         // W = ΓᵀQ = ΓᵀG_PΓ, symmetric in exact arithmetic.
-        var w = Dense.product(gammaTransposed, q, l, d, l)
+        var w = SmallLinearAlgebra.product(gammaTransposed, q, l, d, l)
         for a in 0..<l { for b in 0..<a { let m = 0.5 * (w[a * l + b] + w[b * l + a]); (w[a * l + b], w[b * l + a]) = (m, m) } }
         var gram = [Double](repeating: 0, count: l * l)
         for j in 0..<d { for a in 0..<l { for b in 0..<l { gram[a * l + b] += gamma[j * l + a] * gamma[j * l + b] / e[j] } } }
-        let projected = Dense.product(gammaTransposed, lambda, l, d, l)
-        var y = Dense.product(try Self.pseudoInverse(gram, l), projected, l, l, l)
+        let projected = SmallLinearAlgebra.product(gammaTransposed, lambda, l, d, l)
+        var y = SmallLinearAlgebra.product(try Self.pseudoInverse(gram, l), projected, l, l, l)
         for p in y.indices { y[p] -= projected[p] }
         // P Q = E Q − Γ(ΓᵀQ)
-        var pq = Dense.product(gamma, w, d, l, l)
+        var pq = SmallLinearAlgebra.product(gamma, w, d, l, l)
         for j in 0..<d { for b in 0..<l { pq[j * l + b] = e[j] * q[j * l + b] - pq[j * l + b] } }
-        loading = Dense.product(Dense.product(pq, y, d, l, l), inner, d, l, l).map { -2 * $0 }
-        self.inner = Dense.product(Dense.product(Dense.transpose(y, l, l), w, l, l, l), y, l, l, l).map { -$0 }
+        loading = SmallLinearAlgebra.product(SmallLinearAlgebra.product(pq, y, d, l, l), inner, d, l, l).map { -2 * $0 }
+        self.inner = SmallLinearAlgebra.product(SmallLinearAlgebra.product(SmallLinearAlgebra.transpose(y, l, l), w, l, l, l), y, l, l, l).map { -$0 }
         logNoise = (0..<d).map { j in
             let gjj = Double(ga[j]) / e[j]
             var cross = 0.0, quadratic = 0.0

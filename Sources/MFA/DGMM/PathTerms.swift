@@ -26,14 +26,15 @@ struct PathTerms {
         means = [[Double]](repeating: [], count: count + 1)
         inner = [[Double]](repeating: [], count: count + 1)
         means[count] = [Double](repeating: 0, count: deepest)
-        inner[count] = Dense.identity(deepest)
+        inner[count] = SmallLinearAlgebra.identity(deepest)
         for i in stride(from: count - 1, through: 0, by: -1) {
             let (n, r) = (shape.inputDimension(layer: i), shape.latent[i])
             let lambda = loadings(i)
-            means[i] = zip(mean(i), Dense.product(lambda, means[i + 1], n, r, 1)).map { $0 + $1 }
+            means[i] = zip(mean(i), SmallLinearAlgebra.product(lambda, means[i + 1], n, r, 1)).map { $0 + $1 }
             guard i >= 1 else { break }
             let psi = logNoise(i)
-            var s = Dense.product(Dense.product(lambda, inner[i + 1], n, r, r), Dense.transpose(lambda, n, r), n, r, n)
+            let spread = SmallLinearAlgebra.product(lambda, inner[i + 1], n, r, r)
+            var s = SmallLinearAlgebra.product(spread, SmallLinearAlgebra.transpose(lambda, n, r), n, r, n)
             for j in 0..<n { s[j * n + j] += Foundation.exp(psi[j]) }
             inner[i] = s
         }
@@ -65,46 +66,22 @@ struct PathTerms {
             let (n, r, g) = (shape.inputDimension(layer: i), shape.latent[i], choices[i])
             let lambda = loadings(i)
             // m_i = η_i + Λ_i m_{i+1}
-            var gl = Dense.product(gm, means[i + 1], n, 1, r)
+            var gl = SmallLinearAlgebra.product(gm, means[i + 1], n, 1, r)
             if i == 0 {
                 for p in gl.indices { gl[p] += loadingGradient[p] }
                 for j in 0..<n { gradient[0].logNoise[g * n + j] += logNoiseGradient[j] }
             } else {
                 // S_i = Λ_i S_{i+1} Λ_iᵀ + Ψ_i
-                let twice = Dense.product(Dense.product(gs, lambda, n, n, r), inner[i + 1], n, r, r)
+                let twice = SmallLinearAlgebra.product(SmallLinearAlgebra.product(gs, lambda, n, n, r), inner[i + 1], n, r, r)
                 for p in gl.indices { gl[p] += 2 * twice[p] }
                 let psi = logNoise(i)
                 for j in 0..<n { gradient[i].logNoise[g * n + j] += gs[j * n + j] * Foundation.exp(psi[j]) }
             }
             for j in 0..<n { gradient[i].means[g * n + j] += gm[j] }
             for p in 0..<(n * r) { gradient[i].loadings[g * n * r + p] += gl[p] }
-            let lambdaT = Dense.transpose(lambda, n, r)
-            gs = i == 0 ? innerGradient : Dense.product(Dense.product(lambdaT, gs, r, n, n), lambda, r, n, r)
-            gm = Dense.product(lambdaT, gm, r, n, 1)
+            let lambdaT = SmallLinearAlgebra.transpose(lambda, n, r)
+            gs = i == 0 ? innerGradient : SmallLinearAlgebra.product(SmallLinearAlgebra.product(lambdaT, gs, r, n, n), lambda, r, n, r)
+            gm = SmallLinearAlgebra.product(lambdaT, gm, r, n, 1)
         }
-    }
-}
-
-/// Row-major float64 products of the small per-path matrices.
-enum Dense {
-    /// (m×k)·(k×n).
-    static func product(_ a: some Collection<Double>, _ b: some Collection<Double>, _ m: Int, _ k: Int, _ n: Int) -> [Double] {
-        let a = Array(a), b = Array(b)
-        var c = [Double](repeating: 0, count: m * n)
-        for i in 0..<m {
-            for p in 0..<k where a[i * k + p] != 0 {
-                let x = a[i * k + p]
-                for j in 0..<n { c[i * n + j] += x * b[p * n + j] }
-            }
-        }
-        return c
-    }
-
-    static func transpose(_ a: [Double], _ m: Int, _ n: Int) -> [Double] {
-        (0..<(m * n)).map { a[($0 % m) * n + $0 / m] }
-    }
-
-    static func identity(_ n: Int) -> [Double] {
-        (0..<(n * n)).map { $0 / n == $0 % n ? 1 : 0 }
     }
 }
