@@ -34,17 +34,22 @@ public enum Initialiser {
                                   random: inout RandomGenerator) throws -> PrecisionParameters {
         try options.validate()
         let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
+        try checkSizes(data, components: components, validation: validation)
+        guard let from else { return try initialise(data, shape: shape, options: options, backend: backend, random: &random) }
+        guard from.shape == shape else {
+            throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
+        }
+        return try from.precisionParameters()
+    }
+
+    /// Enough samples for the components (of layer 1, for a DGMM), and validation data of the same d.
+    static func checkSizes(_ data: some SampleSource, components: Int, validation: (any SampleSource)?) throws {
         guard data.rows >= components else {
             throw MFAError.invalidArgument("cannot fit \(components) components to \(data.rows) samples")
         }
         if let validation, validation.columns != data.columns {
             throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
         }
-        guard let from else { return try initialise(data, shape: shape, options: options, backend: backend, random: &random) }
-        guard from.shape == shape else {
-            throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
-        }
-        return try from.precisionParameters()
     }
 
     /// `count` distinct indices below `n` (count ≤ n).

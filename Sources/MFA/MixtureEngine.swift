@@ -64,20 +64,21 @@ public final class MixtureEngine<B: Backend> {
     /// Writes `model` into θ, makes it canonical (`Backend.project`) and derives the components.
     /// With `.exact` options the model is kept as it is, or rejected if some M_k is not positive definite.
     public func load(_ model: PrecisionParameters, options: ProjectionOptions = .exact) throws {
-        guard model.shape == shape else {
-            throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)")
-        }
-        let theta = pack(model)
-        try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
-        try refresh(options: options, firstMoment: nil, secondMoment: nil)
+        try load(model, standardised: false, options: options)
     }
 
     /// Like `load`, for a model of the standardised data x' (what θ holds): no change of units.
     func loadStandardised(_ model: PrecisionParameters) throws {
-        guard model.shape == shape else { throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)") }
-        let theta = pack(model, standardised: true)
+        try load(model, standardised: true, options: .exact)
+    }
+
+    private func load(_ model: PrecisionParameters, standardised: Bool, options: ProjectionOptions) throws {
+        guard model.shape == shape else {
+            throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)")
+        }
+        let theta = pack(model, standardised: standardised)
         try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
-        try refresh(options: .exact, firstMoment: nil, secondMoment: nil)
+        try refresh(options: options, firstMoment: nil, secondMoment: nil)
     }
 
     /// Projects θ and derives the per-component quantities; returns the clipped eigenvalue count.
@@ -96,7 +97,7 @@ public final class MixtureEngine<B: Backend> {
         return unpack(theta)
     }
 
-    func pack(_ model: PrecisionParameters, standardised: Bool = false) -> [Float] {
+    func pack(_ model: PrecisionParameters, standardised: Bool) -> [Float] {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let (origin, scale) = standardised ? ([Float](repeating: 0, count: d), Float(1)) : (origin, scale)
         var theta = [Float](repeating: 0, count: layout.count)

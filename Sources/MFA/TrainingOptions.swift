@@ -65,13 +65,20 @@ public struct TrainingOptions: Sendable, Equatable {
         guard tolerance >= 0 else { throw MFAError.invalidArgument("--tolerance must not be negative") }
     }
 
-    /// The options as metadata strings for the model file.
-    public var metadata: [String: String] {
+    /// The options every gradient trainer uses (MFA and DGMM), as model-file metadata.
+    public var optimiserMetadata: [String: String] {
         ["training.epochs": String(epochs), "training.batch_size": String(batchSize),
          "training.learning_rate": String(learningRate), "training.optimizer": optimizer.rawValue,
-         "training.init": initialisation.rawValue, "training.seed": String(seed),
-         "training.min_variance": String(minVariance), "training.reinit_dead": String(reinitialiseDead), "noise": noise.rawValue, "training.eigenvalue_floor": String(eigenvalueFloor),
-         "training.warmup_steps": String(warmupSteps), "training.em_iterations_before_sgd": String(emIterationsBeforeSGD)]
+         "training.seed": String(seed), "training.min_variance": String(minVariance),
+         "training.warmup_steps": String(warmupSteps)]
+    }
+
+    /// All the options as metadata strings for an MFA model file.
+    public var metadata: [String: String] {
+        optimiserMetadata.merging(
+            ["training.init": initialisation.rawValue, "training.reinit_dead": String(reinitialiseDead), "noise": noise.rawValue,
+             "training.eigenvalue_floor": String(eigenvalueFloor),
+             "training.em_iterations_before_sgd": String(emIterationsBeforeSGD)]) { $1 }
     }
 
     /// The learning rate of each parameter group at base rate `rate`, in d dimensions.

@@ -86,8 +86,7 @@ struct DGMMTrain: ParsableCommand {
         let best = fits[0]
         let n = Double(x.rows), p = Double(shape.freeParameterCount)
         let bic = -2 * n * best.logLikelihood + p * Foundation.log(n)
-        var metadata = options.metadata.filter { !["training.init", "training.reinit_dead", "noise", "training.eigenvalue_floor",
-                                                   "training.em_iterations_before_sgd"].contains($0.key) }
+        var metadata = options.optimiserMetadata
         metadata["training.algorithm"] = "dgmm-gradient"
         metadata["training.backend"] = backendOptions.backend.rawValue
         metadata["training.data"] = data

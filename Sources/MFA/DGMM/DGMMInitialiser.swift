@@ -12,7 +12,7 @@ enum DGMMInitialiser {
         var layers = DGMMLayerParameters.zeros(shape)
         let rows = Initialiser.distinctIndices(shape.components[0], from: data.rows, random: &random)
         let samples = try data.gathering(rows: rows)
-        for (g, _) in rows.enumerated() {
+        for g in rows.indices {
             for j in 0..<d { layers[0].means[g * d + j] = Double((samples[g, j] - origin[j]) / scale) }
         }
         for i in 0..<shape.layers {

@@ -46,16 +46,11 @@ public struct DGMMTrainer<B: Backend> {
         guard data.columns == shape.dimension else {
             throw MFAError.shapeMismatch("data have \(data.columns) columns, the DGMM has d = \(shape.dimension)")
         }
-        guard data.rows >= shape.components[0] else {
-            throw MFAError.invalidArgument("cannot fit \(shape.components[0]) layer-1 components to \(data.rows) samples")
-        }
+        try Initialiser.checkSizes(data, components: shape.components[0], validation: validation)
         if let from, from.shape != shape {
             throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
         }
         if from != nil, restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: --restarts must be 1") }
-        if let validation, validation.columns != data.columns {
-            throw MFAError.shapeMismatch("validation data have \(validation.columns) columns, training data \(data.columns)")
-        }
         let moments = try data.columnMoments()
         let scale = SGDSession<B>.standardScale(variance: moments.variance)
         let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: min(options.batchSize, data.rows),
