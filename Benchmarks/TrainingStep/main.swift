@@ -71,7 +71,7 @@ func measure<B: Backend>(_ base: B, label: String, k: Int, wait: @escaping () th
     options.batchSize = batch
     let shape = try MixtureShape(components: k, dimension: d, latent: l)
     let start = try Initialiser.initialise(data, shape: shape, options: options, backend: backend, random: &random)
-    let session = try SGDSession(backend: backend, start: start, data: data, options: options, totalSteps: 1_000_000)
+    let session = try SGDStrategy(backend: backend, start: start, data: data, options: options, totalSteps: 1_000_000)
     var next = 0
     func trainingStep() throws {
         try session.engine.loadBatch(data, rows: next..<(next + batch))

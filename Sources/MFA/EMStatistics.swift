@@ -34,3 +34,17 @@ struct EMStatistics {
         for p in secondMoments.indices { secondMoments[p] += Double(moments[p]) }
     }
 }
+
+extension EMStatistics {
+    /// Every sum added up across processes (`Reducer`), in one exchange.
+    mutating func sum(with reducer: any Reducer) throws {
+        var values = cross + squares + totals + secondMoments
+        try reducer.sum(&values)
+        var offset = 0
+        for keyPath in [\EMStatistics.cross, \.squares, \.totals, \.secondMoments] as [WritableKeyPath<EMStatistics, [Double]>] {
+            let count = self[keyPath: keyPath].count
+            self[keyPath: keyPath] = Array(values[offset..<(offset + count)])
+            offset += count
+        }
+    }
+}

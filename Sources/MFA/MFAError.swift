@@ -16,8 +16,11 @@ public enum MFAError: Error, CustomStringConvertible, Equatable {
     case numerical(String)
     /// A compute device failed: no driver or device, a kernel that does not build, an allocation.
     case device(String)
-    /// Training was stopped on request (SIGINT), after saving what the message says.
+    /// Training was stopped on request (SIGINT, SIGTERM), after saving what the message says.
     case interrupted(String)
+    /// A checkpoint made with another value of a setting that changes the result (`setting` is
+    /// the core's name for it, e.g. "learning_rate"; the command line words it as its option).
+    case resumeMismatch(setting: String, saved: String, current: String)
 
     public var description: String {
         switch self {
@@ -30,6 +33,8 @@ public enum MFAError: Error, CustomStringConvertible, Equatable {
         case .numerical(let message): return "numerical failure: \(message)"
         case .device(let message): return "device: \(message)"
         case .interrupted(let message): return "interrupted: \(message)"
+        case .resumeMismatch(let setting, let saved, let current):
+            return "the checkpoint was made with \(setting) \(saved), this run has \(current); resume with the options it was started with"
         }
     }
 }

@@ -1,4 +1,4 @@
-/// How `SGDTrainer` trains. Defaults are the settings measured on Fashion-MNIST in
+/// How the trainers train (SGD, EM, DGMM). Defaults are the settings measured on Fashion-MNIST in
 /// TRAINING-NOTES.md (Adam, batch 256, τ = 1e-3, per-group rates), re-expressed for data
 /// standardised by s = √(mean variance) (s = 0.295 on Fashion-MNIST): the notes' rates in pixel
 /// units, μ 3e-2, mixing logits 3e-2, log e 9e-2, Γ 9e-3, are 0.1, 0.03, 0.09 and 0.0027 here.
@@ -40,45 +40,50 @@ public struct TrainingOptions: Sendable, Equatable {
     public var reinitialiseDead = false
     /// The constraint on each component's diagonal noise.
     public var noise = NoiseStructure.diagonal
-    /// EM: the most iterations, and the change in mean log-likelihood per sample below which it stops.
+    /// EM: the most iterations (EM's epochs).
     public var maxIterations = 100
-    public var tolerance = 1e-3
+    /// Stop when the mean training log-likelihood per sample changes by less than this between
+    /// epochs (scikit-learn's tol). nil: EM stops at `defaultEMTolerance`, gradient methods run
+    /// every epoch.
+    public var tolerance: Double?
+    public static let defaultEMTolerance = 1e-3
+    /// Independent starts (scikit-learn's n_init); the best final training log-likelihood wins.
+    public var restarts = 1
     /// SGD: EM iterations to run from the initialisation before SGD starts (`--init em:N`).
     public var emIterationsBeforeSGD = 0
 
     public init() {}
 
     public func validate() throws {
-        guard epochs >= 1 else { throw MFAError.invalidArgument("--epochs must be at least 1 (got \(epochs))") }
-        guard batchSize >= 1 else { throw MFAError.invalidArgument("--batch-size must be at least 1 (got \(batchSize))") }
+        guard epochs >= 1 else { throw MFAError.invalidArgument("epochs must be at least 1 (got \(epochs))") }
+        guard batchSize >= 1 else { throw MFAError.invalidArgument("the batch size must be at least 1 (got \(batchSize))") }
         guard learningRate > 0, learningRate.isFinite else {
-            throw MFAError.invalidArgument("--learning-rate must be positive (got \(learningRate))")
+            throw MFAError.invalidArgument("the learning rate must be positive (got \(learningRate))")
         }
         guard minVariance > 0, minVariance.isFinite else {
-            throw MFAError.invalidArgument("--min-variance must be positive (got \(minVariance))")
+            throw MFAError.invalidArgument("the variance floor must be positive (got \(minVariance))")
         }
         guard eigenvalueFloor > 0, eigenvalueFloor < 1 else {
             throw MFAError.invalidArgument("the eigenvalue floor τ must lie in (0, 1) (got \(eigenvalueFloor))")
         }
-        guard (0..<1).contains(momentum) else { throw MFAError.invalidArgument("--momentum must lie in [0, 1)") }
-        guard maxIterations >= 1 else { throw MFAError.invalidArgument("--max-iterations must be at least 1") }
-        guard tolerance >= 0 else { throw MFAError.invalidArgument("--tolerance must not be negative") }
+        guard (0..<1).contains(momentum) else { throw MFAError.invalidArgument("the momentum must lie in [0, 1)") }
+        guard maxIterations >= 1 else { throw MFAError.invalidArgument("the most EM iterations must be at least 1") }
+        guard (tolerance ?? 0) >= 0 else { throw MFAError.invalidArgument("the tolerance must not be negative") }
+        guard restarts >= 1 else { throw MFAError.invalidArgument("restarts must be at least 1 (got \(restarts))") }
     }
 
-    /// The options every gradient trainer uses (MFA and DGMM), as model-file metadata.
-    public var optimiserMetadata: [String: String] {
-        ["training.epochs": String(epochs), "training.batch_size": String(batchSize),
-         "training.learning_rate": String(learningRate), "training.optimizer": optimizer.rawValue,
-         "training.seed": String(seed), "training.min_variance": String(minVariance),
-         "training.warmup_steps": String(warmupSteps)]
-    }
-
-    /// All the options as metadata strings for an MFA model file.
-    public var metadata: [String: String] {
-        optimiserMetadata.merging(
-            ["training.init": initialisation.rawValue, "training.reinit_dead": String(reinitialiseDead), "noise": noise.rawValue,
-             "training.eigenvalue_floor": String(eigenvalueFloor),
-             "training.em_iterations_before_sgd": String(emIterationsBeforeSGD)]) { $1 }
+    /// Every option that changes a trained model, by name, for checkpoints to compare on resume.
+    public var settings: [String: String] {
+        var settings = ["epochs": String(epochs), "batch_size": String(batchSize), "learning_rate": String(learningRate),
+                        "optimizer": optimizer.rawValue, "momentum": String(momentum), "adam_beta1": String(adamBeta1),
+                        "adam_beta2": String(adamBeta2), "adam_epsilon": String(adamEpsilon), "warmup_steps": String(warmupSteps),
+                        "init": initialisation.rawValue, "kmeans_iterations": String(kmeansIterations),
+                        "kmeans_sample_size": String(kmeansSampleSize), "seed": String(seed), "min_variance": String(minVariance),
+                        "eigenvalue_floor": String(eigenvalueFloor), "reinit_dead": String(reinitialiseDead), "noise": noise.rawValue,
+                        "max_iterations": String(maxIterations), "tolerance": tolerance.map { String($0) } ?? "none",
+                        "restarts": String(restarts), "em_iterations_before_sgd": String(emIterationsBeforeSGD)]
+        for (group, multiplier) in groupRateMultipliers { settings["rate_multiplier.\(group.rawValue)"] = String(multiplier) }
+        return settings
     }
 
     /// The learning rate of each parameter group at base rate `rate`, in d dimensions.

@@ -1,68 +1,128 @@
 import MFA
 
-/// SGD checkpoints as safetensors (written atomically, like models): θ and the optimizer moments
-/// as float32 tensors, exact; the run's position in `__metadata__`, numbers written so that they
-/// read back bit for bit.
+/// Training checkpoints as safetensors (written atomically, like models): the strategy's arrays
+/// as F32 or F64 tensors, exact; the run's position, identity and data fingerprint in
+/// `__metadata__`, numbers written so that they read back bit for bit. The best restart finished
+/// so far sits beside them as tensors named `best.*`. Checkpoints of the previous release (kind
+/// "sgd-checkpoint") still load.
 public enum CheckpointFile {
-    public static let kind = "sgd-checkpoint"
+    public static let kind = "checkpoint"
+    static let previousKind = "sgd-checkpoint"
 
-    public static func write(_ checkpoint: Checkpoint, to path: String) throws {
-        var tensors = [
-            "theta": Tensor(shape: [checkpoint.theta.count], values: checkpoint.theta),
-            "first_moment": Tensor(shape: [checkpoint.firstMoment.count], values: checkpoint.firstMoment),
-            "eigenvalues": Tensor(shape: [checkpoint.eigenvalues.count], values: checkpoint.eigenvalues),
-        ]
-        if !checkpoint.secondMoment.isEmpty {
-            tensors["second_moment"] = Tensor(shape: [checkpoint.secondMoment.count], values: checkpoint.secondMoment)
-        }
-        let shape = checkpoint.shape
-        try Safetensors.write(tensors, metadata: [
-            "format": ModelFile.format, "kind": kind, "components": String(shape.components),
-            "dimension": String(shape.dimension), "latent": String(shape.latent), "step": String(checkpoint.step),
-            "epoch": String(checkpoint.epoch), "batch": String(checkpoint.batch),
-            "random_state": checkpoint.loopRandomState.map(String.init).joined(separator: ","),
+    public static func write(_ checkpoint: TrainingCheckpoint, to path: String) throws {
+        var (floats, doubles) = (checkpoint.state.floats, checkpoint.state.doubles)
+        var metadata = [
+            "format": ModelFile.format, "kind": kind, "algorithm": checkpoint.identity.algorithm,
+            "backend": checkpoint.identity.backend, "restart": String(checkpoint.restart), "epoch": String(checkpoint.epoch),
+            "batch": String(checkpoint.batch), "random_state": checkpoint.loopRandomState.map(String.init).joined(separator: ","),
             "log_likelihood_sum": String(checkpoint.logLikelihoodSum.bitPattern), "clipped": String(checkpoint.clipped),
-            "rows": String(checkpoint.rows), "scale": String(checkpoint.scale.bitPattern),
-            "epochs": String(checkpoint.epochs), "batch_size": String(checkpoint.batchSize),
-            "learning_rate_factor": String(checkpoint.learningRateFactor.bitPattern),
-        ], to: path)
+            "data.rows": String(checkpoint.fingerprint.rows),
+        ]
+        if let columns = checkpoint.fingerprint.columns { metadata["data.columns"] = String(columns) }
+        if let hash = checkpoint.fingerprint.hash { metadata["data.hash"] = String(hash) }
+        if let previous = checkpoint.previousLogLikelihood { metadata["previous_log_likelihood"] = String(previous.bitPattern) }
+        for (name, value) in checkpoint.identity.settings { metadata["setting.\(name)"] = value }
+        for (name, value) in checkpoint.state.integers { metadata["state.\(name)"] = String(value) }
+        if let best = checkpoint.best {
+            metadata["best.restart"] = String(best.restart)
+            metadata["best.log_likelihood"] = String(best.logLikelihood.bitPattern)
+            metadata["best.converged"] = String(best.converged)
+            metadata["best.epochs"] = String(best.epochs)
+            for (name, values) in best.result.floats { floats["best.\(name)"] = values }
+            for (name, values) in best.result.doubles { doubles["best.\(name)"] = values }
+        }
+        try Safetensors.write(floats.mapValues { Tensor(shape: [$0.count], values: $0) },
+                              float64: doubles.mapValues { Tensor64(shape: [$0.count], values: $0) },
+                              metadata: metadata, to: path)
     }
 
-    public static func read(_ path: String) throws -> Checkpoint {
-        let (tensors, metadata) = try Safetensors.read(path: path)
-        guard metadata["kind"] == kind else {
-            throw MFAError.malformedFile(path: path, reason: "not an SGD checkpoint (kind \(metadata["kind"] ?? "missing"))")
+    public static func read(_ path: String) throws -> TrainingCheckpoint {
+        let file = try Safetensors.readExact(path: path)
+        switch file.metadata["kind"] {
+        case kind: return try parse(file, path: path)
+        case previousKind: return try parsePrevious(file, path: path)
+        default:
+            throw MFAError.malformedFile(path: path, reason: "not a training checkpoint (kind \(file.metadata["kind"] ?? "missing"))")
         }
-        func integer(_ key: String) throws -> Int {
-            guard let value = metadata[key].flatMap({ Int($0) }) else {
-                throw MFAError.malformedFile(path: path, reason: "checkpoint metadata '\(key)' is missing or not a number")
-            }
-            return value
+    }
+
+    static func parse(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
+        let fields = MetadataFields(metadata: file.metadata, path: path)
+        var state = StrategyState(), best = StrategyState()
+        for (name, tensor) in file.float32 {
+            if name.hasPrefix("best.") { best.floats[String(name.dropFirst(5))] = tensor.values } else { state.floats[name] = tensor.values }
         }
-        func tensor(_ name: String) throws -> [Float] {
-            guard let tensor = tensors[name] else { throw MFAError.malformedFile(path: path, reason: "checkpoint has no '\(name)'") }
-            return tensor.values
+        for (name, tensor) in file.float64 {
+            if name.hasPrefix("best.") { best.doubles[String(name.dropFirst(5))] = tensor.values } else { state.doubles[name] = tensor.values }
         }
-        let state = (metadata["random_state"] ?? "").split(separator: ",").compactMap { UInt64($0) }
-        guard let sum = metadata["log_likelihood_sum"].flatMap(UInt64.init), let scale = metadata["scale"].flatMap(UInt32.init),
-              state.count == 4 else {
-            throw MFAError.malformedFile(path: path, reason: "checkpoint metadata is incomplete")
+        var settings = [String: String]()
+        for (key, value) in file.metadata {
+            if key.hasPrefix("setting.") { settings[String(key.dropFirst(8))] = value }
+            if key.hasPrefix("state.") { state.integers[String(key.dropFirst(6))] = try fields.integer(key) }
         }
-        let shape: MixtureShape
-        do {
-            shape = try MixtureShape(components: integer("components"), dimension: integer("dimension"), latent: integer("latent"))
-        } catch let error as MFAError {
-            throw MFAError.malformedFile(path: path, reason: error.description)
+        let finished = try file.metadata["best.restart"].map { _ in
+            FinishedRestart(restart: try fields.integer("best.restart"), logLikelihood: try fields.double("best.log_likelihood"),
+                            converged: file.metadata["best.converged"] == "true", epochs: try fields.integer("best.epochs"),
+                            result: best)
         }
-        var checkpoint = Checkpoint(shape: shape, theta: try tensor("theta"), firstMoment: try tensor("first_moment"),
-                          secondMoment: tensors["second_moment"]?.values ?? [], eigenvalues: try tensor("eigenvalues"),
-                          step: try integer("step"), epoch: try integer("epoch"), batch: try integer("batch"),
-                          loopRandomState: state, logLikelihoodSum: Double(bitPattern: sum), clipped: try integer("clipped"),
-                          rows: try integer("rows"), scale: Float(bitPattern: scale), epochs: try integer("epochs"),
-                          batchSize: try integer("batch_size"))
-        if let factor = metadata["learning_rate_factor"].flatMap(UInt32.init) {
-            checkpoint.learningRateFactor = Float(bitPattern: factor)
+        return TrainingCheckpoint(
+            identity: RunIdentity(algorithm: try fields.text("algorithm"), settings: settings, backend: file.metadata["backend"] ?? "unknown"),
+            fingerprint: DataFingerprint(rows: try fields.integer("data.rows"), columns: file.metadata["data.columns"].flatMap { Int($0) },
+                                         hash: file.metadata["data.hash"].flatMap { UInt64($0) }),
+            restart: try fields.integer("restart"), epoch: try fields.integer("epoch"), batch: try fields.integer("batch"),
+            loopRandomState: try fields.randomState(), logLikelihoodSum: try fields.double("log_likelihood_sum"),
+            clipped: try fields.integer("clipped"),
+            previousLogLikelihood: try file.metadata["previous_log_likelihood"].map { _ in try fields.double("previous_log_likelihood") },
+            state: state, best: finished)
+    }
+
+    /// An SGD checkpoint of the previous release: the same SGD state, with only the data's row count,
+    /// the epochs and the batch size recorded to compare on resume.
+    static func parsePrevious(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
+        let fields = MetadataFields(metadata: file.metadata, path: path)
+        var state = StrategyState(floats: file.float32.mapValues(\.values), integers: ["step": try fields.integer("step")])
+        if let factor = file.metadata["learning_rate_factor"].flatMap(UInt32.init) { state.floats["learning_rate_factor"] = [Float(bitPattern: factor)] }
+        return TrainingCheckpoint(
+            identity: RunIdentity(algorithm: "sgd", settings: ["epochs": try fields.text("epochs"), "batch_size": try fields.text("batch_size"),
+                                                               "components": try fields.text("components"), "latent": try fields.text("latent")],
+                                  backend: "unknown"),
+            fingerprint: DataFingerprint(rows: try fields.integer("rows"), columns: try fields.integer("dimension"), hash: nil),
+            restart: 0, epoch: try fields.integer("epoch"), batch: try fields.integer("batch"), loopRandomState: try fields.randomState(),
+            logLikelihoodSum: try fields.double("log_likelihood_sum"), clipped: try fields.integer("clipped"),
+            previousLogLikelihood: nil, state: state, best: nil)
+    }
+}
+
+/// Typed reads of a checkpoint's metadata, each failure one line naming the key.
+struct MetadataFields {
+    let metadata: [String: String]
+    let path: String
+
+    func text(_ key: String) throws -> String {
+        guard let value = metadata[key] else { throw MFAError.malformedFile(path: path, reason: "checkpoint metadata '\(key)' is missing") }
+        return value
+    }
+
+    func integer(_ key: String) throws -> Int {
+        guard let value = Int(try text(key)) else {
+            throw MFAError.malformedFile(path: path, reason: "checkpoint metadata '\(key)' is not a number")
         }
-        return checkpoint
+        return value
+    }
+
+    /// A float64 stored as its bit pattern.
+    func double(_ key: String) throws -> Double {
+        guard let bits = UInt64(try text(key)) else {
+            throw MFAError.malformedFile(path: path, reason: "checkpoint metadata '\(key)' is not a number")
+        }
+        return Double(bitPattern: bits)
+    }
+
+    func randomState() throws -> [UInt64] {
+        let state = try text("random_state").split(separator: ",").compactMap { UInt64($0) }
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else {
+            throw MFAError.malformedFile(path: path, reason: "checkpoint metadata 'random_state' is not four words")
+        }
+        return state
     }
 }

@@ -12,37 +12,88 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
+/// A named float64 tensor (checkpoints keep host state in float64, exactly).
+public struct Tensor64: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Double]
+
+    public init(shape: [Int], values: [Double]) {
+        self.shape = shape
+        self.values = values
+    }
+}
+
 /// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
 /// header length, a JSON header naming each tensor's dtype, shape and byte range, then the data.
 public enum Safetensors {
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String], to path: String) throws {
+    /// Writes float32 `tensors` and float64 `float64` tensors (names must differ) with `metadata`.
+    public static func write(_ tensors: [String: Tensor], float64: [String: Tensor64] = [:], metadata: [String: String],
+                             to path: String) throws {
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
-        let names = tensors.keys.sorted()
-        for name in names {
-            let tensor = tensors[name]!
-            guard checkedProduct(tensor.shape) == tensor.values.count else {
-                throw MFAError.shapeMismatch("tensor \(name) has \(tensor.values.count) values for shape \(tensor.shape)")
+        var data = [UInt8]()
+        func add(_ name: String, dtype: String, shape: [Int], count: Int, bytes: UnsafeRawBufferPointer) throws {
+            guard checkedProduct(shape) == count else {
+                throw MFAError.shapeMismatch("tensor \(name) has \(count) values for shape \(shape)")
             }
-            let size = tensor.values.count * 4
-            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + size]]
-            offset += size
+            header[name] = ["dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes.count]]
+            offset += bytes.count
+            data.append(contentsOf: bytes)  // little-endian hosts
+        }
+        for name in Set(tensors.keys).union(float64.keys).sorted() {
+            if let tensor = tensors[name] {
+                try tensor.values.withUnsafeBytes { try add(name, dtype: "F32", shape: tensor.shape, count: tensor.values.count, bytes: $0) }
+            } else if let tensor = float64[name] {
+                try tensor.values.withUnsafeBytes { try add(name, dtype: "F64", shape: tensor.shape, count: tensor.values.count, bytes: $0) }
+            }
         }
         var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
-        var bytes = littleEndianBytes(UInt64(json.count)) + json
-        bytes.reserveCapacity(bytes.count + offset)
-        for name in names {
-            tensors[name]!.values.withUnsafeBytes { bytes.append(contentsOf: $0) }  // little-endian hosts
+        try AtomicFile.write(littleEndianBytes(UInt64(json.count)) + json + data, to: path)
+    }
+
+    /// A file's tensors in their own precision: F32 as `Tensor`, F64 as `Tensor64`.
+    public struct ExactFile {
+        public var float32: [String: Tensor]
+        public var float64: [String: Tensor64]
+        public var metadata: [String: String]
+    }
+
+    public static func readExact(path: String) throws -> ExactFile {
+        let (entries, metadata) = try entries(readFile(path), path: path)
+        var file = ExactFile(float32: [:], float64: [:], metadata: metadata)
+        for (name, entry) in entries {
+            if entry.width == 4 {
+                file.float32[name] = Tensor(shape: entry.shape, values: Numpy.Scalar("<f4")!.decode(entry.bytes, count: entry.count))
+            } else {
+                file.float64[name] = Tensor64(shape: entry.shape, values: entry.bytes.withUnsafeBytes { raw in
+                    (0..<entry.count).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+                })
+            }
         }
-        try AtomicFile.write(bytes, to: path)
+        return file
     }
 
     public static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         try parse(readFile(path), path: path)
     }
 
+    /// Every tensor as float32 (F64 tensors rounded), for model files.
     public static func parse(_ bytes: [UInt8], path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let (entries, metadata) = try entries(bytes, path: path)
+        return (entries.mapValues { entry in
+            Tensor(shape: entry.shape, values: Numpy.Scalar(entry.width == 4 ? "<f4" : "<f8")!.decode(entry.bytes, count: entry.count))
+        }, metadata)
+    }
+
+    struct Entry {
+        let shape: [Int]
+        let width: Int
+        let count: Int
+        let bytes: ArraySlice<UInt8>
+    }
+
+    static func entries(_ bytes: [UInt8], path: String) throws -> (entries: [String: Entry], metadata: [String: String]) {
         var reader = ByteReader(bytes, path: path)
         let headerLength = try reader.littleEndianUInt(8, what: "the header length")
         guard headerLength <= UInt64(reader.remaining) else {
@@ -54,7 +105,7 @@ public enum Safetensors {
         }
         let data = try reader.take(reader.remaining, what: "the data")
         var metadata = [String: String]()
-        var tensors = [String: Tensor]()
+        var tensors = [String: Entry]()
         for (name, entry) in header {
             if name == "__metadata__" {
                 metadata = (entry as? [String: String]) ?? [:]
@@ -75,8 +126,7 @@ public enum Safetensors {
                 throw MFAError.malformedFile(path: path, reason: "tensor \(name): shape \(shape) does not match its bytes \(offsets)")
             }
             let slice = data[(data.startIndex + offsets[0])..<(data.startIndex + offsets[1])]
-            let values = Numpy.Scalar(width == 4 ? "<f4" : "<f8")!.decode(slice, count: count)
-            tensors[name] = Tensor(shape: shape, values: values)
+            tensors[name] = Entry(shape: shape, width: width, count: count, bytes: slice)
         }
         return (tensors, metadata)
     }

@@ -46,9 +46,6 @@ struct DGMMTrain: ParsableCommand {
     @Option(name: [.short, .long], help: "Where to write the model (.safetensors).")
     var out: String
 
-    @Option(help: "Random initialisations to train; the one with the best training log-likelihood is kept.")
-    var restarts = 1
-
     @Option(help: "Validation data, scored after every epoch.")
     var validation: String?
 
@@ -63,10 +60,14 @@ struct DGMMTrain: ParsableCommand {
     @Option(help: "The share of the steps over which the temperature falls to 1.")
     var annealFraction = 1.0 / 3
 
+    @OptionGroup var checkpoints: CheckpointArguments
+
     @OptionGroup var backendOptions: BackendOptions
 
+    var restarts: Int { optimiser.restarts }
+
     func validate() throws {
-        if restarts < 1 { throw ValidationError("--restarts must be at least 1") }
+        if from != nil, restarts != 1 { throw ValidationError("a warm start (--from) is one run: --restarts must be 1") }
     }
 
     var options: TrainingOptions { optimiser.options(defaultEpochs: 300) }
@@ -82,38 +83,35 @@ struct DGMMTrain: ParsableCommand {
             guard let dgmm = try ModelFile.read(path).dgmm else { throw ValidationError("--from needs a DGMM model; \(path) holds an MFA") }
             return dgmm
         }
-        let fits = try fit(x, shape: shape, validation: validationSet, from: start, on: try backendOptions.make())
-        let best = fits[0]
+        let control = try checkpoints.control()
+        let backend = try backendOptions.make()
+        let best = try trainingCommand { try fit(x, shape: shape, validation: validationSet, from: start, control: control, on: backend) }
         let n = Double(x.rows), p = Double(shape.freeParameterCount)
         let bic = -2 * n * best.logLikelihood + p * Foundation.log(n)
-        var metadata = options.optimiserMetadata
-        metadata["training.algorithm"] = "dgmm-gradient"
-        metadata["training.backend"] = backendOptions.backend.rawValue
-        metadata["training.data"] = data
-        metadata["training.restarts"] = String(restarts)
-        if let from { metadata["training.from"] = from }
-        metadata["training.temperature"] = String(initialTemperature)
-        metadata["training.anneal_fraction"] = String(annealFraction)
-        metadata["training.best_restart"] = String(best.restart + 1)
-        metadata["training.seconds"] = String(format: "%.1f", fits.reduce(0) { $0 + $1.seconds })
-        metadata["train_log_likelihood"] = String(best.logLikelihood)
-        metadata["bic"] = String(bic)
-        try ModelFile.write(best.model, metadata: metadata, to: out)
+        var record = TrainingRecord(algorithm: "dgmm-gradient", options: options, backend: backendOptions.backend.rawValue, data: data)
+        record.annealing = annealing
+        record.from = from
+        record.bestRestart = best.restart
+        record.seconds = best.seconds
+        record.trainLogLikelihood = best.logLikelihood
+        record.extra["bic"] = String(bic)
+        try ModelFile.write(best.model, metadata: record.metadata, to: out)
         say(String(format: "best: restart %d, train log-likelihood %.4f per sample, BIC %.1f (%d free parameters)",
                    best.restart + 1, best.logLikelihood, bic, shape.freeParameterCount))
-        let total = fits.reduce(0) { $0 + $1.seconds }, engine = fits.reduce(0) { $0 + $1.engineSeconds }
-        say(String(format: "%.1f s of training, %.1f s of it in the backend's batch passes, the rest host work on the layers", total, engine))
+        say(String(format: "%.1f s of training, %.1f s of it in the backend's batch passes, the rest host work on the layers",
+                   best.seconds, best.engineSeconds))
         say("wrote \(out)")
     }
 
+    var annealing: Annealing { Annealing(initialTemperature: initialTemperature, fraction: annealFraction) }
+
     func fit(_ x: some SampleSource, shape: DGMMShape, validation: (any SampleSource)?, from start: DGMMModel?,
-             on backend: some Backend) throws -> [DGMMFit] {
-        try DGMMTrainer(backend: backend, options: options,
-                        annealing: Annealing(initialTemperature: initialTemperature, fraction: annealFraction)).train(
-            x, shape: shape, restarts: restarts, validation: validation, from: start,
-            progress: { restart, report in
+             control: TrainingControl, on backend: some Backend) throws -> DGMMFit {
+        try DGMMTrainer(backend: backend, options: options, annealing: annealing).train(
+            x, shape: shape, validation: validation, from: start, control: control,
+            progress: { report in
                 if restarts == 1 || report.epoch == report.epochs {
-                    say((restarts > 1 ? "restart \(restart + 1)/\(restarts) " : "") + progressLine(report, algorithm: .sgd, clipping: false))
+                    say(progressLine(report, algorithm: .sgd, clipping: false))
                 }
             },
             failed: { restart, error in printError("restart \(restart + 1) failed: \(error)") })

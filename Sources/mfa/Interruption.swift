@@ -1,14 +1,30 @@
+import ArgumentParser
 import Foundation
 import Synchronization
 
-/// Set by SIGINT; training stops after the current batch and saves its checkpoint.
-let interruptRequested = Atomic<Bool>(false)
+/// The signal that asked training to stop (SIGINT or SIGTERM), 0 while none has.
+let interruptSignal = Atomic<Int32>(0)
 
 enum Interruption {
-    /// The first Ctrl-C asks training to stop cleanly; a second one ends the process at once.
+    /// The first SIGINT (Ctrl-C) or SIGTERM (what Slurm and Kubernetes send) asks training to
+    /// stop after the current batch and save its checkpoint; a second one ends the process at once.
     static func install() {
-        signal(SIGINT) { _ in
-            if interruptRequested.exchange(true, ordering: .relaxed) { _exit(130) }
+        // A parent may start us with these signals blocked (a thread pool's mask is inherited
+        // through fork and posix_spawn): unblock them, or a scheduler's SIGTERM never arrives.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber) { received in
+                if interruptSignal.exchange(received, ordering: .relaxed) != 0 { _exit(128 + received) }
+            }
         }
     }
+
+    static var requested: Bool { interruptSignal.load(ordering: .relaxed) != 0 }
+
+    /// The shell's convention for a process ended by a signal: 128 + its number (130, 143).
+    static var exitStatus: Int32 { 128 + max(interruptSignal.load(ordering: .relaxed), SIGINT) }
 }

@@ -31,14 +31,7 @@ struct Train: ParsableCommand {
     @Option(help: "Continue training this model (a warm start) instead of initialising; its K, l and d must match.")
     var from: String?
 
-    @Option(help: "SGD: save the run here (atomically) every --checkpoint-every steps and on Ctrl-C, to continue it with --resume.")
-    var checkpoint: String?
-
-    @Option(help: "SGD: steps between checkpoints.")
-    var checkpointEvery = 100
-
-    @Option(help: "SGD: continue an interrupted run from its checkpoint; the data and options must be those it was started with.")
-    var resume: String?
+    @OptionGroup var checkpoints: CheckpointArguments
 
     @Option(help: "Image shape HxW of each sample, for sample grids (default: from the data file, or a square d).")
     var shape: String?
@@ -49,10 +42,7 @@ struct Train: ParsableCommand {
         if components < 1 { throw ValidationError("--components must be at least 1") }
         if latent < 0 { throw ValidationError("--latent must be at least 0") }
         if let shape, ImageShape(shape) == nil { throw ValidationError("--shape must look like 28x28") }
-        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
-        if training.algorithm == .em, checkpoint != nil || resume != nil {
-            throw ValidationError("--checkpoint and --resume are for --algorithm sgd")
-        }
+        if from != nil, training.optimiser.restarts != 1 { throw ValidationError("a warm start (--from) is one run: --restarts must be 1") }
     }
 
     func run() throws {
@@ -64,25 +54,29 @@ struct Train: ParsableCommand {
             guard contents.dgmm == nil else { throw ValidationError("--from needs an MFA model; \(path) holds a DGMM") }
             return contents.model
         }
-        let control = TrainingControl(
-            checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
-            save: checkpoint.map { path in { try CheckpointFile.write($0, to: path) } },
-            resume: try resume.map { try CheckpointFile.read($0) },
-            shouldStop: { interruptRequested.load(ordering: .relaxed) })
-        Interruption.install()
+        let control = try checkpoints.control()
+        let backend = try training.backendOptions.make()
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
-        let model = try training.train(x, components: components, latent: latent, validation: validationSet,
-                                       from: start, control: control, on: try training.backendOptions.make()) { report in
-            last = report
-            say(progressLine(report, algorithm: training.algorithm))
+        let (model, best) = try trainingCommand {
+            try training.train(x, components: components, latent: latent, validation: validationSet,
+                               from: start, control: control, on: backend) { report in
+                last = report
+                say(progressLine(report, algorithm: training.algorithm))
+            }
         }
-        var metadata = training.metadata
-        metadata["training.data"] = data
-        metadata["training.seconds"] = String(format: "%.1f", last?.elapsedSeconds ?? 0)
-        if let from { metadata["training.from"] = from }
-        if let v = last?.validationLogLikelihood { metadata["validation_log_likelihood"] = String(v) }
+        var record = training.record(data: data)
+        record.seconds = last?.elapsedSeconds
+        record.from = from
+        record.validationLogLikelihood = last?.validationLogLikelihood
+        record.trainLogLikelihood = best.logLikelihood
+        record.bestRestart = best.restart
+        var metadata = record.metadata
         if let image = shape.flatMap(ImageShape.init) ?? imageShape { metadata["image_shape"] = image.description }
+        if training.optimiser.restarts > 1 {
+            say(String(format: "kept restart %d of %d: train log-likelihood %.4f per sample", best.restart + 1,
+                       training.optimiser.restarts, best.logLikelihood))
+        }
         try ModelFile.write(model, metadata: metadata, to: out)
         reportDegenerateComponents(model)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
@@ -91,8 +85,9 @@ struct Train: ParsableCommand {
 
 /// One line per epoch (SGD) or iteration (EM).
 func progressLine(_ report: EpochReport, algorithm: Algorithm, clipping: Bool = true) -> String {
-    var line = String(format: "%@ %d/%d  train %.2f", algorithm == .em ? "iteration" : "epoch", report.epoch, report.epochs,
-                      report.trainLogLikelihood)
+    var line = report.restarts > 1 ? "restart \(report.restart + 1)/\(report.restarts) " : ""
+    line += String(format: "%@ %d/%d  train %.2f", algorithm == .em ? "iteration" : "epoch", report.epoch, report.epochs,
+                   report.trainLogLikelihood)
     if let v = report.validationLogLikelihood { line += String(format: "  validation %.2f", v) }
     line += String(format: "  %.0f samples/s", report.samplesPerSecond)
     if algorithm == .sgd, clipping { line += String(format: "  clipped %.1f%%", 100 * report.clippedFraction) }

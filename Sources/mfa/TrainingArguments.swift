@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MFA
+import MFAIO
 
 extension TrainingOptions.Optimizer: ExpressibleByArgument {}
 extension NoiseStructure: ExpressibleByArgument {}
@@ -30,8 +31,14 @@ struct InitChoice: ExpressibleByArgument {
 
 /// The options of gradient training that `train`, `select` and `dgmm train` share.
 struct OptimiserArguments: ParsableArguments {
-    @Option(help: "Passes over the training data (SGD; default 20 for train and select, 300 for dgmm train).")
+    @Option(help: "The most passes over the training data (default 20 for SGD, 100 for EM, 300 for dgmm train).")
     var epochs: Int?
+
+    @Option(help: "Independent starts (scikit-learn's n_init); the one with the best final training log-likelihood is kept. Validation data never choose.")
+    var restarts = 1
+
+    @Option(help: "Stop when the mean training log-likelihood per sample changes by less than this between epochs (default: 1e-3 for EM; gradient methods run every epoch).")
+    var tolerance: Double?
 
     @Option(help: "Samples per mini-batch (EM: per batch of its statistics).")
     var batchSize = 256
@@ -48,6 +55,15 @@ struct OptimiserArguments: ParsableArguments {
     @Option(help: "Variance floor σ²_min in the data's units: no variance falls below it.")
     var minVariance: Double = 1e-3
 
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+        if !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+        if !(minVariance > 0 && minVariance.isFinite) { throw ValidationError("--min-variance must be positive (got \(minVariance))") }
+        if restarts < 1 { throw ValidationError("--restarts must be at least 1 (got \(restarts))") }
+        if let tolerance, !(tolerance >= 0) { throw ValidationError("--tolerance must not be negative (got \(tolerance))") }
+    }
+
     func options(defaultEpochs: Int) -> TrainingOptions {
         var options = TrainingOptions()
         options.epochs = epochs ?? defaultEpochs
@@ -56,6 +72,8 @@ struct OptimiserArguments: ParsableArguments {
         options.optimizer = optimizer
         options.seed = seed
         options.minVariance = minVariance
+        options.restarts = restarts
+        options.tolerance = tolerance
         return options
     }
 }
@@ -70,11 +88,8 @@ struct TrainingArguments: ParsableArguments {
     @Option(help: "random (means at random samples), kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples) or em:N (kmeans++, then N EM iterations, then SGD). Default: random for sgd, kmeans++ for em.")
     var `init`: InitChoice?
 
-    @Option(help: "EM: the most iterations.")
-    var maxIterations = 100
-
-    @Option(help: "EM: stop when the mean log-likelihood per sample changes by less than this.")
-    var tolerance = 1e-3
+    @Option(help: "EM: the most iterations (an alias of --epochs for EM; default 100).")
+    var maxIterations: Int?
 
     @Option(help: "diagonal (Ψ_k diagonal), isotropic (Ψ_k = σ_k² I: mixture of PPCA) or shared (one diagonal Ψ for all components).")
     var noise: NoiseStructure = .diagonal
@@ -88,42 +103,44 @@ struct TrainingArguments: ParsableArguments {
         var options = optimiser.options(defaultEpochs: 20)
         options.initialisation = self.`init`?.initialisation ?? (algorithm == .em ? .kmeansPlusPlus : .random)
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
-        options.maxIterations = maxIterations
-        options.tolerance = tolerance
+        options.maxIterations = maxIterations ?? optimiser.epochs ?? 100
         options.noise = noise
         options.reinitialiseDead = reinitDead
         return options
     }
 
-    /// The options as model-file metadata.
-    var metadata: [String: String] {
-        var metadata = options.metadata
-        metadata["training.algorithm"] = algorithm.rawValue
-        metadata["training.backend"] = backendOptions.backend.rawValue
-        if algorithm == .em {
-            metadata["training.max_iterations"] = String(maxIterations)
-            metadata["training.tolerance"] = String(tolerance)
-        }
-        return metadata
+    /// How the model was trained, for its file.
+    func record(data: String) -> TrainingRecord {
+        TrainingRecord(algorithm: algorithm.rawValue, options: options, backend: backendOptions.backend.rawValue, data: data)
     }
 
-    /// Trains one (K, l) with the chosen algorithm; warns when EM stops before converging.
+    func validate() throws {
+        if maxIterations != nil, optimiser.epochs != nil, maxIterations != optimiser.epochs {
+            throw ValidationError("--max-iterations is EM's name for --epochs: give one of them")
+        }
+        if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
+    }
+
+    /// Trains one (K, l) with the chosen algorithm; each restart's failure and EM's stop before
+    /// converging are said on stderr.
     func train<S: SampleSource>(_ x: S, components: Int, latent: Int, validation: (any SampleSource)?, from start: MixtureModel?,
                control: TrainingControl = TrainingControl(), on backend: some Backend,
-               progress: (EpochReport) -> Void) throws -> MixtureModel {
+               progress: (EpochReport) -> Void) throws -> (model: MixtureModel, best: FinishedRestart) {
+        let failed = { (restart: Int, error: MFAError) in printError("restart \(restart + 1) failed: \(error)") }
         switch algorithm {
         case .sgd:
-            return try SGDTrainer(backend: backend, options: options)
-                .train(x, components: components, latent: latent, validation: validation, from: start, control: control,
-                       progress: progress)
-                .covarianceModel()
+            let outcome = try SGDTrainer(backend: backend, options: options)
+                .run(x, components: components, latent: latent, validation: validation, from: start, control: control,
+                     progress: progress, failed: failed)
+            return (try outcome.result.covarianceModel(), outcome.best)
         case .em:
-            let (model, converged) = try EMTrainer(backend: backend, options: options)
-                .train(x, components: components, latent: latent, validation: validation, from: start, progress: progress)
-            if !converged {
-                printError("warning: EM did not converge in \(maxIterations) iterations (tolerance \(tolerance)); the model is the last iterate")
+            let outcome = try EMTrainer(backend: backend, options: options)
+                .run(x, components: components, latent: latent, validation: validation, from: start, control: control,
+                     progress: progress, failed: failed)
+            if !outcome.best.converged {
+                printError("warning: EM did not converge in \(options.maxIterations) iterations (tolerance \(options.tolerance ?? TrainingOptions.defaultEMTolerance)); the model is the last iterate")
             }
-            return model
+            return (outcome.result, outcome.best)
         }
     }
 }

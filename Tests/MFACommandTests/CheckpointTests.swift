@@ -3,9 +3,19 @@ import MFA
 import MFAIO
 import Testing
 
-/// Issue 6's contract: a run killed at any moment leaves a checkpoint that loads, and resuming
-/// ends bit for bit where an uninterrupted run with the same seed ends.
+/// The one loop's contract for every trainer: a run killed at any moment leaves a checkpoint that
+/// loads, and resuming ends bit for bit where an uninterrupted run with the same seed ends;
+/// SIGINT and SIGTERM save and exit 130 and 143; a resume with other options is refused.
 @Suite(.serialized) struct CheckpointTests {
+    /// Each trainer's command, short but long enough to be interrupted.
+    static let trainers: [(name: String, arguments: [String], changed: [String], option: String)] = [
+        ("sgd", ["train", "-c", "6", "-l", "3", "--epochs", "4", "--batch-size", "32"], ["--learning-rate", "0.2"], "--learning-rate"),
+        ("em", ["train", "--algorithm", "em", "-c", "6", "-l", "3", "--epochs", "8", "--tolerance", "0", "--batch-size", "16"],
+         ["--min-variance", "0.01"], "--min-variance"),
+        ("dgmm", ["dgmm", "train", "-c", "3,2", "-l", "4,1", "--epochs", "3", "--batch-size", "32", "--restarts", "2"],
+         ["--learning-rate", "0.2"], "--learning-rate"),
+    ]
+
     func writeData(_ workspace: Workspace) throws -> String {
         var random = RandomGenerator(seed: 9)
         let centres = (0..<(6 * 40)).map { _ in 2 * random.normal() }
@@ -16,6 +26,11 @@ import Testing
         }
         try Numpy.write(values, shape: [20_000, 40], dtype: "<f4", to: workspace["data.npy"])
         return workspace["data.npy"]
+    }
+
+    func arguments(_ trainer: [String], data: String) -> [String] {
+        let split = trainer[0] == "dgmm" ? 2 : 1
+        return Array(trainer[..<split]) + [data] + Array(trainer[split...]) + ["--backend", "cpu"]
     }
 
     func tensors(_ path: String) throws -> [String: [Float]] {
@@ -36,50 +51,67 @@ import Testing
         return process.terminationStatus
     }
 
-    @Test("Killed with SIGKILL at random points and resumed, training ends bit-identical; SIGINT saves and stops")
-    func killAndResume() throws {
+    @Test("Killed with SIGKILL at random points and resumed, every trainer ends bit-identical", arguments: [0, 1, 2])
+    func killAndResume(trainer index: Int) throws {
+        let trainer = Self.trainers[index]
         let workspace = Workspace()
-        let data = try writeData(workspace)
-        let common = ["train", data, "-c", "6", "-l", "3", "--epochs", "4", "--batch-size", "32", "--backend", "cpu"]
+        let common = arguments(trainer.arguments, data: try writeData(workspace))
         let whole = try Tool.run(common + ["-o", workspace["whole.safetensors"]])
         #expect(whole.status == 0, "\(whole.stderr)")
 
         let checkpoint = workspace["run.checkpoint"]
-        let resumable = common + ["--checkpoint", checkpoint, "--checkpoint-every", "20", "-o", workspace["resumed.safetensors"]]
+        // --resume names the checkpoint from the first attempt on: a missing file starts afresh.
+        let resumable = common + ["--checkpoint", checkpoint, "--resume", checkpoint, "--checkpoint-every", "20",
+                                  "-o", workspace["resumed.safetensors"]]
         var random = RandomGenerator(seed: 3)
         var killed = 0
-        for attempt in 0..<4 {
-            let resume = FileManager.default.fileExists(atPath: checkpoint) ? ["--resume", checkpoint] : []
-            // The last attempt is a Ctrl-C: it must stop cleanly after saving.
-            let signal = attempt == 3 ? SIGINT : SIGKILL
-            let status = try run(resumable + resume, signal: signal, after: 0.1 + 0.3 * random.uniform())
-            if status != 0 { killed += 1 }
+        for _ in 0..<4 {
+            if try run(resumable, signal: SIGKILL, after: 0.3 + 0.6 * random.uniform()) != 0 { killed += 1 }
             if FileManager.default.fileExists(atPath: checkpoint) {
                 #expect(throws: Never.self) { _ = try CheckpointFile.read(checkpoint) }
             }
         }
-        #expect(killed >= 1, "no run was interrupted: the training is too fast for this test")
-        let finish = try Tool.run(resumable + ["--resume", checkpoint])
+        #expect(killed >= 1, "no \(trainer.name) run was interrupted: the training is too fast for this test")
+        let finish = try Tool.run(resumable)
         #expect(finish.status == 0, "\(finish.stderr)")
         let expected = try tensors(workspace["whole.safetensors"]), actual = try tensors(workspace["resumed.safetensors"])
         #expect(expected.keys.sorted() == actual.keys.sorted())
-        for (name, values) in expected { #expect(actual[name] == values, "tensor \(name) differs") }
+        for (name, values) in expected { #expect(actual[name] == values, "\(trainer.name): tensor \(name) differs") }
     }
 
-    @Test("A checkpoint from another run is refused with a clear error")
-    func mismatchedCheckpointIsRefused() throws {
+    @Test("SIGTERM and SIGINT stop every trainer after a batch, save the checkpoint and exit 143 and 130", arguments: [0, 1, 2])
+    func signalsSave(trainer index: Int) throws {
+        let trainer = Self.trainers[index]
         let workspace = Workspace()
-        let data = try writeData(workspace)
-        let first = try Tool.run(["train", data, "-c", "2", "-l", "1", "--epochs", "1", "--checkpoint", workspace["c"],
-                                  "--checkpoint-every", "1000", "-o", workspace["m.safetensors"]])
-        #expect(first.status == 0)
-        try CheckpointFile.write(Checkpoint(shape: try MixtureShape(components: 2, dimension: 40, latent: 1), theta: [],
-                                            firstMoment: [], secondMoment: [], eigenvalues: [], step: 1, epoch: 1, batch: 1,
-                                            loopRandomState: [1, 2, 3, 4], logLikelihoodSum: 0, clipped: 0, rows: 7,
-                                            scale: 1, epochs: 1, batchSize: 256), to: workspace["c"])
-        let outcome = try Tool.run(["train", data, "-c", "2", "-l", "1", "--epochs", "1", "--resume", workspace["c"],
-                                    "-o", workspace["m2.safetensors"]])
-        #expect(outcome.status != 0 && outcome.stderr.contains("another run"))
+        // Many epochs, so that the signal always finds the run training.
+        let long = trainer.arguments.enumerated().map { $0.offset > 0 && trainer.arguments[$0.offset - 1] == "--epochs" ? "100" : $0.element }
+        let common = arguments(long, data: try writeData(workspace))
+        for (signal, status) in [(SIGTERM, Int32(143)), (SIGINT, 130)] {
+            let checkpoint = workspace["\(signal).checkpoint"]
+            let outcome = try run(common + ["--checkpoint", checkpoint, "--checkpoint-every", "100000", "-o", workspace["m.safetensors"]],
+                                  signal: signal, after: 1.0)
+            #expect(outcome == status, "\(trainer.name): exit \(outcome) after signal \(signal)")
+            #expect(throws: Never.self) { _ = try CheckpointFile.read(checkpoint) }
+            #expect(!FileManager.default.fileExists(atPath: workspace["m.safetensors"]))
+        }
+    }
+
+    @Test("A resume with another result-changing option is refused, naming the option", arguments: [0, 1, 2])
+    func changedOptionIsRefused(trainer index: Int) throws {
+        let trainer = Self.trainers[index]
+        let workspace = Workspace()
+        let common = arguments(trainer.arguments, data: try writeData(workspace))
+        let checkpoint = workspace["c"]
+        let first = try Tool.run(common + ["--checkpoint", checkpoint, "--checkpoint-every", "50", "-o", workspace["m.safetensors"]])
+        #expect(first.status == 0, "\(first.stderr)")
+        let outcome = try Tool.run(common + trainer.changed + ["--resume", checkpoint, "-o", workspace["m2.safetensors"]])
+        #expect(outcome.status != 0 && outcome.stderr.contains(trainer.option), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: workspace["m2.safetensors"]))
+        // Other data of the same size: the fingerprint differs.
+        let values = try Numpy.read(path: workspace["data.npy"]).values.map { Double($0) + 0.5 }
+        try Numpy.write(values, shape: [20_000, 40], dtype: "<f4", to: workspace["other.npy"])
+        let otherData = try Tool.run(common.map { $0.hasSuffix("data.npy") ? workspace["other.npy"] : $0 }
+                                     + ["--resume", checkpoint, "-o", workspace["m3.safetensors"]])
+        #expect(otherData.status != 0 && otherData.stderr.contains("other data"), "\(otherData.stderr)")
     }
 }

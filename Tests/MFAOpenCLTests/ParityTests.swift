@@ -59,9 +59,9 @@ extension OpenCL { @Suite struct ParityTests {
         let data = try randomData(rows: rows, columns: d, seed: 50 + UInt64(index))
         var options = TrainingOptions()
         options.batchSize = rows
-        let cpuSession = try SGDSession(backend: CPUBackend(), start: try model.precisionParameters(), data: data,
+        let cpuSession = try SGDStrategy(backend: CPUBackend(), start: try model.precisionParameters(), data: data,
                                         options: options, totalSteps: 100)
-        let gpuSession = try SGDSession(backend: gpu, start: try model.precisionParameters(), data: data,
+        let gpuSession = try SGDStrategy(backend: gpu, start: try model.precisionParameters(), data: data,
                                         options: options, totalSteps: 100)
         let layout = ParameterLayout(shape: shape)
         expectClose(try read(gpu, gpuSession.engine.parameters, count: layout.count),
@@ -112,8 +112,8 @@ extension OpenCL { @Suite struct ParityTests {
         var random = RandomGenerator(seed: 4)
         let data = try randomModel(shape, seed: 10).sample(count: 700, random: &random).samples
         let start = try randomModel(shape, seed: 11)
-        let cpuSession = try EMSession(backend: CPUBackend(), start: start, data: data, batchSize: 200, minVariance: 1e-3)
-        let gpuSession = try EMSession(backend: gpu, start: start, data: data, batchSize: 200, minVariance: 1e-3)
+        let cpuSession = try EMStrategy(backend: CPUBackend(), start: start, data: data, batchSize: 200, minVariance: 1e-3)
+        let gpuSession = try EMStrategy(backend: gpu, start: start, data: data, batchSize: 200, minVariance: 1e-3)
         for _ in 0..<3 {
             let (cpuScore, gpuScore) = (try cpuSession.iterate(), try gpuSession.iterate())
             #expect(abs(cpuScore - gpuScore) < 1e-3, "CPU \(cpuScore) vs OpenCL \(gpuScore)")
@@ -143,8 +143,8 @@ extension OpenCL { @Suite struct ParityTests {
         var options = TrainingOptions()
         options.epochs = 3
         options.batchSize = 100
-        let cpuFit = try DGMMTrainer(backend: CPUBackend(), options: options).train(data, shape: shape)[0]
-        let gpuFit = try DGMMTrainer(backend: gpu, options: options).train(data, shape: shape)[0]
+        let cpuFit = try DGMMTrainer(backend: CPUBackend(), options: options).train(data, shape: shape)
+        let gpuFit = try DGMMTrainer(backend: gpu, options: options).train(data, shape: shape)
         #expect(abs(cpuFit.logLikelihood - gpuFit.logLikelihood) < 1e-3 * abs(cpuFit.logLikelihood),
                 "CPU \(cpuFit.logLikelihood) vs OpenCL \(gpuFit.logLikelihood)")
     }

@@ -33,7 +33,7 @@ import Testing
         let (truth, data) = sampleData(300, seed: 2)
         // Start away from the truth: other means and loadings.
         let start = Fixtures.model(shape, seed: 77, loadingScale: 0.5)
-        let session = try EMSession(backend: CPUBackend(), start: start, data: data, batchSize: 128, minVariance: 1e-6)
+        let session = try EMStrategy(backend: CPUBackend(), start: start, data: data, batchSize: 128, minVariance: 1e-6)
         try session.iterate()
         let (d, l) = (shape.dimension, shape.latent)
         let responsibilities = Dense.evaluate(start, data).responsibilities

@@ -14,6 +14,8 @@ public struct DGMMLayerParameters: Sendable, Equatable {
 
     /// The fields, for code that treats every parameter alike (the optimiser).
     static var fields: [WritableKeyPath<DGMMLayerParameters, [Double]>] { [\.logits, \.means, \.loadings, \.logNoise] }
+    /// The fields' names in saved states, in the order of `fields`.
+    static var names: [String] { ["logits", "means", "loadings", "log_noise"] }
 
     /// Zeros, for gradients and optimiser moments.
     init(components g: Int, input n: Int, latent r: Int) {

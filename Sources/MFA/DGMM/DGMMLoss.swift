@@ -6,7 +6,7 @@ extension DGMMModel {
     public func lossGradient<B: Backend>(_ data: Matrix, backend: B) throws -> (loss: Double, gradient: [DGMMLayerParameters]) {
         let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: data.rows,
                                        origin: [Float](repeating: 0, count: shape.dimension))
-        let session = DGMMSession(engine: engine, shape: shape, parameters: DGMMLayerParameters.of(self),
+        let session = DGMMStrategy(engine: engine, shape: shape, parameters: DGMMLayerParameters.of(self),
                                   options: TrainingOptions(), annealing: .off, logNoiseFloor: -.infinity, totalSteps: 1)
         try engine.loadBatch(data, rows: 0..<data.rows)
         let terms = session.parameters.pathTerms(shape)

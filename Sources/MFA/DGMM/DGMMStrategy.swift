@@ -1,0 +1,216 @@
+import Foundation
+
+/// A DGMM trained by gradient descent on its exact marginal (DESIGN.md §3), as a strategy of
+/// `TrainingLoop`: every step composes the paths into an MFA, runs the engine's forward and
+/// backward passes over the batch, and chains the path gradients back to all layers at once
+/// (`PathGradient`, `PathTerms.backward`). The layers are small and live on the host in float64;
+/// the batch work is the backend's. Units are standardised (x' = (x − origin)/s) inside; the
+/// result is in the data's units.
+public final class DGMMStrategy<B: Backend>: TrainingStrategy {
+    public typealias Result = DGMMModel
+    public let engine: MixtureEngine<B>
+    public let shape: DGMMShape
+    public private(set) var parameters: [DGMMLayerParameters]
+    let options: TrainingOptions
+    let annealing: Annealing
+    /// log of σ²_min in standardised units: no layer's noise variance falls below it.
+    let logNoiseFloor: Double
+    let totalSteps: Int
+    var firstMoment: [DGMMLayerParameters]
+    var secondMoment: [DGMMLayerParameters]
+    public private(set) var stepCount = 0
+    public var learningRateFactor: Float = 1
+    public var shufflesRows: Bool { true }
+    public var backsOff: Bool { true }
+    /// Time in the engine's batch passes (forward, tempering, backward); the rest is host work.
+    public private(set) var engineSeconds = 0.0
+    /// The paths and the engine's gradient that `accumulate` left for `update`.
+    private var pending: (terms: [PathTerms], gradient: [Float])?
+
+    init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
+         annealing: Annealing, logNoiseFloor: Double, totalSteps: Int) {
+        self.engine = engine
+        self.shape = shape
+        self.parameters = parameters
+        self.options = options
+        self.annealing = annealing
+        self.logNoiseFloor = logNoiseFloor
+        self.totalSteps = totalSteps
+        firstMoment = DGMMLayerParameters.zeros(shape)
+        secondMoment = firstMoment
+    }
+
+    /// Puts the current layers into the engine as their path mixture; returns the engine.
+    @discardableResult
+    func loadParameters() throws -> MixtureEngine<B> {
+        try load(parameters.pathTerms(shape))
+        return engine
+    }
+
+    func load(_ terms: [PathTerms]) throws {
+        try engine.loadStandardised(try parameters.pathMixture(shape, terms: terms).precisionParameters())
+    }
+
+    public func beginEpoch() throws {}
+
+    /// The batch's log-likelihood and its annealed gradient in the paths' precision form.
+    public func accumulate() throws -> Double {
+        stepCount += 1
+        let terms = parameters.pathTerms(shape)
+        try load(terms)
+        let began = ContinuousClock.now
+        defer { engineSeconds += seconds(ContinuousClock.now - began) }
+        try engine.forward()
+        let logLikelihood = try engine.readLogDensity().reduce(0, +)
+        guard logLikelihood.isFinite else { return logLikelihood }
+        let temperature = annealing.temperature(step: stepCount, total: totalSteps)
+        if temperature > 1 { try engine.temperResponsibilities(temperature) }
+        pending = (terms, try engine.read(try engine.backward(), count: engine.layout.count))
+        return logLikelihood
+    }
+
+    public func update(reducer: any Reducer) throws -> Int {
+        guard let pending else { throw MFAError.invalidArgument("update before accumulate") }
+        var gradient = try gradient(pending.gradient, terms: pending.terms)
+        if reducer.processes > 1 { try gradient.sum(with: reducer) }
+        try update(gradient)
+        return 0
+    }
+
+    public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int { 0 }
+
+    /// The gradient of −mean log p over the batch with respect to every layer, from the engine's
+    /// gradient `theta` of the same loss in the paths' precision form; `terms` are the paths as loaded.
+    func gradient(_ thetaGradient: [Float], terms paths: [PathTerms]) throws -> [DGMMLayerParameters] {
+        let (d, l) = (shape.dimension, shape.latent[0])
+        let layout = engine.layout
+        let theta = try engine.read(engine.parameters, count: layout.count)
+        var gradient = DGMMLayerParameters.zeros(shape)
+        for (path, terms) in paths.enumerated() {
+            let vector = path * d, block = path * l * d
+            let chain = try PathGradient(
+                logPrecision: theta[(layout.logPrecision.lowerBound + vector)...].prefix(d),
+                loadingsT: theta[(layout.loadings.lowerBound + block)...].prefix(l * d),
+                logPrecisionGradient: thetaGradient[(layout.logPrecision.lowerBound + vector)...].prefix(d),
+                loadingsTGradient: thetaGradient[(layout.loadings.lowerBound + block)...].prefix(l * d),
+                lambda: terms.loadings(0), inner: terms.inner[1], dimension: d, latent: l)
+            terms.backward(meanGradient: thetaGradient[(layout.means.lowerBound + vector)...].prefix(d).map(Double.init),
+                           logNoiseGradient: chain.logNoise, loadingGradient: chain.loading,
+                           innerGradient: chain.inner, into: &gradient)
+            // log π_path = Σ_i log softmax(logits_i)[g_i]: the path's logit gradient goes to each choice.
+            let logitGradient = Double(thetaGradient[layout.logits.lowerBound + path])
+            for (i, g) in terms.choices.enumerated() { gradient[i].logits[g] += logitGradient }
+        }
+        return gradient
+    }
+
+    /// Adam (or momentum SGD) on every layer at the scheduled rate, through `OptimizerStep`
+    /// like the backends' update, then the variance floor.
+    func update(_ gradient: [DGMMLayerParameters]) throws {
+        let rate = Double(options.learningRate * learningRateFactor * options.scheduleFactor(step: stepCount, total: totalSteps))
+        let groups: [ParameterGroup] = [.logits, .means, .loadings, .logPrecision]
+        let (beta1, beta2) = (Double(options.adamBeta1), Double(options.adamBeta2))
+        let corrections = (1 / (1 - Foundation.pow(beta1, Double(stepCount))), 1 / (1 - Foundation.pow(beta2, Double(stepCount))))
+        for i in parameters.indices {
+            for (field, group) in zip(DGMMLayerParameters.fields, groups) {
+                var g = gradient[i][keyPath: field]
+                guard g.allSatisfy(\.isFinite) else { throw MFAError.diverged("non-finite gradient at step \(stepCount)") }
+                let groupRate = rate * Double(options.groupRateMultipliers[group] ?? 1)
+                let count = g.count
+                g.withUnsafeMutableBufferPointer { g in
+                    parameters[i][keyPath: field].withUnsafeMutableBufferPointer { x in
+                        firstMoment[i][keyPath: field].withUnsafeMutableBufferPointer { m in
+                            secondMoment[i][keyPath: field].withUnsafeMutableBufferPointer { v in
+                                switch options.optimizer {
+                                case .adam:
+                                    OptimizerStep.adam(x.baseAddress!, gradient: g.baseAddress!, first: m.baseAddress!,
+                                                       second: v.baseAddress!, count: count, rate: groupRate, beta1: beta1,
+                                                       beta2: beta2, epsilon: Double(options.adamEpsilon),
+                                                       inverseCorrection1: corrections.0, inverseCorrection2: corrections.1)
+                                case .sgd:
+                                    OptimizerStep.momentum(x.baseAddress!, gradient: g.baseAddress!, velocity: m.baseAddress!,
+                                                           count: count, rate: groupRate, momentum: Double(options.momentum))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for p in parameters[i].logNoise.indices { parameters[i].logNoise[p] = max(parameters[i].logNoise[p], logNoiseFloor) }
+        }
+    }
+
+    // MARK: State
+
+    /// The layers and both moments (float64, exact), the step and the rate factor.
+    public func save() throws -> StrategyState {
+        var doubles = [String: [Double]]()
+        for (prefix, layers) in [("", parameters), ("first.", firstMoment), ("second.", secondMoment)] {
+            for (i, layer) in layers.enumerated() {
+                for (name, field) in zip(DGMMLayerParameters.names, DGMMLayerParameters.fields) {
+                    doubles["\(prefix)layers.\(i + 1).\(name)"] = layer[keyPath: field]
+                }
+            }
+        }
+        return StrategyState(floats: ["learning_rate_factor": [learningRateFactor]], doubles: doubles, integers: ["step": stepCount])
+    }
+
+    public func restore(_ state: StrategyState) throws {
+        func layers(_ prefix: String) throws -> [DGMMLayerParameters] {
+            var layers = DGMMLayerParameters.zeros(shape)
+            for i in layers.indices {
+                for (name, field) in zip(DGMMLayerParameters.names, DGMMLayerParameters.fields) {
+                    let values = try state.doubles("\(prefix)layers.\(i + 1).\(name)")
+                    guard values.count == layers[i][keyPath: field].count else {
+                        throw MFAError.shapeMismatch("the saved DGMM state does not fit \(shape)")
+                    }
+                    layers[i][keyPath: field] = values
+                }
+            }
+            return layers
+        }
+        (parameters, firstMoment, secondMoment) = (try layers(""), try layers("first."), try layers("second."))
+        stepCount = try state.integer("step")
+        learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
+    }
+
+    public func meanLogLikelihood(_ data: any SampleSource) throws -> Double { try loadParameters().meanLogLikelihood(data) }
+
+    public func result() throws -> DGMMModel {
+        try parameters.model(shape).transformed(origin: engine.origin, scale: [Float](repeating: engine.scale, count: shape.dimension))
+    }
+
+    public func encode(_ result: DGMMModel) -> StrategyState {
+        var floats = [String: [Float]]()
+        for (i, layer) in result.layers.enumerated() {
+            floats["layers.\(i + 1).weights"] = layer.weights
+            floats["layers.\(i + 1).means"] = layer.means
+            floats["layers.\(i + 1).loadings"] = layer.loadings
+            floats["layers.\(i + 1).noise_variances"] = layer.noiseVariances
+        }
+        return StrategyState(floats: floats)
+    }
+
+    public func decode(_ state: StrategyState) throws -> DGMMModel {
+        try DGMMModel(shape: shape, layers: (1...shape.layers).map { i in
+            DGMMLayer(weights: try state.floats("layers.\(i).weights"), means: try state.floats("layers.\(i).means"),
+                      loadings: try state.floats("layers.\(i).loadings"), noiseVariances: try state.floats("layers.\(i).noise_variances"))
+        })
+    }
+}
+
+extension [DGMMLayerParameters] {
+    /// Every layer's gradient added up across processes, in one exchange.
+    mutating func sum(with reducer: any Reducer) throws {
+        var values = flatMap { layer in DGMMLayerParameters.fields.flatMap { layer[keyPath: $0] } }
+        try reducer.sum(&values)
+        var offset = 0
+        for i in indices {
+            for field in DGMMLayerParameters.fields {
+                let count = self[i][keyPath: field].count
+                self[i][keyPath: field] = [Double](values[offset..<(offset + count)])
+                offset += count
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// Mini-batch SGD in the precision form (DESIGN.md §1–2) as a strategy of `TrainingLoop`: per
+/// batch, forward and backward on the backend, an optimizer step, then the M_k projection. θ and
+/// the optimizer moments stay on the device.
+public final class SGDStrategy<B: Backend>: TrainingStrategy {
+    public typealias Result = PrecisionParameters
+    public let engine: MixtureEngine<B>
+    public let options: TrainingOptions
+    public let totalSteps: Int
+    public private(set) var stepCount = 0
+    public var learningRateFactor: Float = 1
+    public var shufflesRows: Bool { true }
+    public var backsOff: Bool { true }
+    public let projection: ProjectionOptions
+    let firstMoment: B.Buffer
+    let secondMoment: B.Buffer?
+    /// The gradient `accumulate` left on the device for `update`.
+    private var gradient: B.Buffer?
+    /// The start and the data, for re-seeding dead components (`options.reinitialiseDead`).
+    let start: PrecisionParameters
+    let data: any SampleSource
+
+    /// Standardises by `data`'s moments (see `MixtureEngine`) and loads `start`, projected.
+    public init<S: SampleSource>(backend: B, start: PrecisionParameters, data: S, options: TrainingOptions, totalSteps: Int) throws {
+        let moments = try data.columnMoments()
+        let scale = Standardisation.scale(variance: moments.variance)
+        engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
+                                   origin: moments.mean.map(Float.init), scale: Float(scale))
+        self.options = options
+        self.totalSteps = totalSteps
+        self.start = start
+        self.data = data
+        projection = Standardisation.projectionOptions(variance: moments.variance, scale: scale, options: options)
+        firstMoment = try backend.makeBuffer(count: engine.layout.count)
+        secondMoment = options.optimizer == .adam ? try backend.makeBuffer(count: engine.layout.count) : nil
+        try engine.load(start, options: projection)
+    }
+
+    public func beginEpoch() throws {}
+
+    public func accumulate() throws -> Double {
+        stepCount += 1
+        try engine.forward()
+        let logLikelihood = try engine.readLogDensity().reduce(0, +)
+        gradient = try engine.backward()
+        return logLikelihood
+    }
+
+    public func update(reducer: any Reducer) throws -> Int {
+        guard let gradient else { throw MFAError.invalidArgument("update before accumulate") }
+        if reducer.processes > 1 {
+            var values = try engine.read(gradient, count: engine.layout.count).map(Double.init)
+            try reducer.sum(&values)
+            try values.map(Float.init).withUnsafeBufferPointer { try engine.backend.write($0, to: gradient, offset: 0) }
+        }
+        try engine.backend.applyUpdate(optimizerUpdate(), parameters: engine.parameters, gradient: gradient,
+                                       firstMoment: firstMoment, secondMoment: secondMoment)
+        return try engine.refresh(options: projection, firstMoment: firstMoment, secondMoment: secondMoment)
+    }
+
+    /// One step on the batch in the engine (`accumulate`, then `update`): the batch's summed
+    /// log-likelihood before the step, and how many eigenvalues the projection clipped.
+    @discardableResult
+    public func step() throws -> (logLikelihood: Double, clipped: Int) {
+        let logLikelihood = try accumulate()
+        return (logLikelihood, try update(reducer: SingleProcess()))
+    }
+
+    /// Re-seeds dead components after each epoch of the first half, with a generator of its own
+    /// (from the seed and the epoch), so that the shuffles' stream stays replayable on resume.
+    public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int {
+        guard options.reinitialiseDead, 2 * epoch <= options.epochs else { return 0 }
+        var random = RandomGenerator(seed: options.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+        let (next, reseeded) = try DeadComponents.reseed(try engine.precisionParameters(), engine: engine, data: data,
+                                                         start: start, random: &random)
+        if reseeded > 0 { try engine.load(next, options: projection) }
+        return reseeded
+    }
+
+    func optimizerUpdate() -> OptimizerUpdate {
+        let rate = options.learningRate * learningRateFactor * options.scheduleFactor(step: stepCount, total: totalSteps)
+        let rates = options.groupRates(rate, dimension: engine.shape.dimension)
+        let segments = engine.layout.groups.map { ($0.range, rates[$0.group]!) }
+        switch options.optimizer {
+        case .adam:
+            return OptimizerUpdate(rule: .adam(beta1: options.adamBeta1, beta2: options.adamBeta2,
+                                               epsilon: options.adamEpsilon, step: stepCount), segments: segments)
+        case .sgd:
+            return OptimizerUpdate(rule: .momentum(options.momentum), segments: segments)
+        }
+    }
+
+    // MARK: State
+
+    /// θ, the moments and λ as the device holds them (standardised units), the step and the rate factor.
+    public func save() throws -> StrategyState {
+        let count = engine.layout.count
+        var floats = ["theta": try engine.read(engine.parameters, count: count),
+                      "first_moment": try engine.read(firstMoment, count: count),
+                      "eigenvalues": try engine.readEigenvalues(), "learning_rate_factor": [learningRateFactor]]
+        if let secondMoment { floats["second_moment"] = try engine.read(secondMoment, count: count) }
+        return StrategyState(floats: floats, integers: ["step": stepCount])
+    }
+
+    /// Puts a saved state on the device exactly: θ, the moments and λ as saved (no new projection,
+    /// which could move θ by rounding), then the derived component quantities.
+    public func restore(_ state: StrategyState) throws {
+        let (theta, first, eigenvalues) = (try state.floats("theta"), try state.floats("first_moment"), try state.floats("eigenvalues"))
+        let second = state.floats["second_moment"]
+        guard theta.count == engine.layout.count, first.count == theta.count, eigenvalues.count == engine.componentLayout.eigenvalues.count,
+              (second == nil) == (secondMoment == nil), second.map({ $0.count == theta.count }) ?? true else {
+            throw MFAError.shapeMismatch("the saved SGD state does not fit a model of \(engine.shape) with this optimizer")
+        }
+        let backend = engine.backend
+        try theta.withUnsafeBufferPointer { try backend.write($0, to: engine.parameters, offset: 0) }
+        try first.withUnsafeBufferPointer { try backend.write($0, to: firstMoment, offset: 0) }
+        if let secondMoment, let second { try second.withUnsafeBufferPointer { try backend.write($0, to: secondMoment, offset: 0) } }
+        try eigenvalues.withUnsafeBufferPointer {
+            try backend.write($0, to: engine.components, offset: engine.componentLayout.eigenvalues.lowerBound)
+        }
+        try backend.prepareComponents(engine.parameters, components: engine.components, shape: engine.shape)
+        stepCount = try state.integer("step")
+        learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
+    }
+
+    public func meanLogLikelihood(_ data: any SampleSource) throws -> Double { try engine.meanLogLikelihood(data) }
+
+    public func result() throws -> PrecisionParameters { try engine.precisionParameters() }
+
+    public func encode(_ result: PrecisionParameters) -> StrategyState {
+        StrategyState(floats: ["weights": result.weights, "means": result.means, "precision_diag": result.precisionDiagonal,
+                               "precision_loadings": result.precisionLoadings])
+    }
+
+    public func decode(_ state: StrategyState) throws -> PrecisionParameters {
+        let result = PrecisionParameters(shape: engine.shape, weights: try state.floats("weights"), means: try state.floats("means"),
+                                         precisionDiagonal: try state.floats("precision_diag"),
+                                         precisionLoadings: try state.floats("precision_loadings"))
+        let (k, d, l) = (engine.shape.components, engine.shape.dimension, engine.shape.latent)
+        guard result.weights.count == k, result.means.count == k * d, result.precisionDiagonal.count == k * d,
+              result.precisionLoadings.count == k * d * l else {
+            throw MFAError.shapeMismatch("the saved model does not fit \(engine.shape)")
+        }
+        return result
+    }
+}

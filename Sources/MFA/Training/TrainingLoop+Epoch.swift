@@ -1,0 +1,131 @@
+/// One epoch of the loop: batches in the epoch's order, pages released behind them, checkpoints
+/// and interruption between batches, and the roll-back of the whole epoch on a numerical fault.
+extension TrainingLoop {
+    func runEpoch<S: SampleSource, T: TrainingStrategy>(
+        _ strategy: T, _ data: S, order: EpochOrder, at start: EpochPosition, previous: Double?,
+        context: RestartContext, run: inout RunState
+    ) throws -> EpochPosition {
+        if !start.resumed { try strategy.beginEpoch() }
+        // The last good state: a fault rolls the epoch back to it, at half the learning rate per fault.
+        let snapshot = try strategy.save()
+        let factor = strategy.learningRateFactor
+        var rollbacks = 0
+        while true {
+            do {
+                var position = try runBatches(strategy, data, order: order, from: start, previous: previous,
+                                              context: context, run: run)
+                position.rollbacks = rollbacks
+                return position
+            } catch let fault as NumericalFault {
+                rollbacks += 1
+                run.restartRollbacks += 1
+                guard strategy.backsOff else { throw MFAError.diverged("\(fault.message) at epoch \(start.epoch), step \(strategy.stepCount)") }
+                guard run.restartRollbacks <= Self.maximumRollbacks else {
+                    throw MFAError.diverged(
+                        "\(fault.message) at epoch \(start.epoch), step \(strategy.stepCount), after \(Self.maximumRollbacks) roll-backs that each halved the learning rate; try a smaller learning rate")
+                }
+                try strategy.restore(snapshot)
+                strategy.learningRateFactor = factor / Float(1 << rollbacks)
+            }
+        }
+    }
+
+    private func runBatches<S: SampleSource, T: TrainingStrategy>(
+        _ strategy: T, _ data: S, order: EpochOrder, from start: EpochPosition, previous: Double?,
+        context: RestartContext, run: RunState
+    ) throws -> EpochPosition {
+        var position = start
+        position.resumed = false
+        var pages = order.pages()
+        let size = min(batchSize, data.rows)
+        for (batch, batchStart) in stride(from: 0, to: data.rows, by: size).enumerated() where batch >= start.batch {
+            let batchEnd = min(batchStart + size, data.rows)
+            try strategy.engine.loadBatch(data, rows: order.rows[batchStart..<batchEnd])
+            pages.release(through: batchEnd, data)
+            var totals = [0.0, Double(batchEnd - batchStart)]
+            var clipped = 0
+            do {
+                totals[0] = try strategy.accumulate()
+                if reducer.processes > 1 { try reducer.sum(&totals) }
+                guard totals[0].isFinite else { throw NumericalFault(message: "non-finite log-likelihood") }
+                clipped = try strategy.update(reducer: reducer)
+            } catch MFAError.numerical(let message), MFAError.diverged(let message) {
+                throw NumericalFault(message: message)
+            }
+            position.logLikelihoodSum += totals[0]
+            position.clipped += clipped
+            position.trainedRows += Int(totals[1])
+            position.batch = batch + 1
+            let stopping = control.shouldStop()
+            if let save = control.save,
+               stopping || control.checkpointEvery.map({ strategy.stepCount % $0 == 0 }) == true {
+                try save(TrainingCheckpoint(
+                    identity: run.identity, fingerprint: run.fingerprint, restart: context.restart, epoch: position.epoch,
+                    batch: position.batch, loopRandomState: context.loopRandomState,
+                    logLikelihoodSum: position.logLikelihoodSum, clipped: position.clipped,
+                    previousLogLikelihood: previous, state: try strategy.save(), best: run.best))
+            }
+            if stopping {
+                throw MFAError.interrupted(control.save == nil
+                    ? "stopped at step \(strategy.stepCount); no checkpoint was asked for, so the work is lost"
+                    : "stopped at step \(strategy.stepCount); the checkpoint holds it")
+            }
+        }
+        return position
+    }
+}
+
+/// A fault one epoch can be rolled back from: a non-finite loss, or a step that met non-finite
+/// parameters.
+struct NumericalFault: Error {
+    let message: String
+}
+
+/// The order one epoch visits the rows in. Gradient methods shuffle: in-memory data as one
+/// permutation reshuffled in place; paged data as blocks in random order, rows shuffled within
+/// each. EM visits rows in file order. Blocks are released once the batches are past them.
+struct EpochOrder {
+    var rows: [Int]
+    var blockEnds: [Int]
+    var blocks: [Range<Int>]
+    let shuffles: Bool
+
+    init(data: some SampleSource, shuffles: Bool) {
+        self.shuffles = shuffles
+        rows = Array(0..<data.rows)
+        if let size = data.blockRows, size < data.rows {
+            blocks = stride(from: 0, to: data.rows, by: size).map { $0..<min($0 + size, data.rows) }
+            blockEnds = blocks.map(\.upperBound)
+        } else {
+            (blocks, blockEnds) = ([0..<data.rows], [data.rows])
+        }
+    }
+
+    /// The next epoch's order (every epoch's shuffle comes from the one generator, so a resumed
+    /// run replays the shuffles of the epochs before its own).
+    mutating func next(_ data: some SampleSource, random: inout RandomGenerator) {
+        guard shuffles else { return }
+        if data.blockRows == nil { rows.shuffle(using: &random) } else { (rows, blockEnds, blocks) = data.epochOrder(random: &random) }
+    }
+
+    func batches(of size: Int) -> Int {
+        let size = max(1, min(size, rows.count))
+        return (rows.count + size - 1) / size
+    }
+
+    func pages() -> PageRelease { PageRelease(blockEnds: blockEnds, blocks: blocks) }
+}
+
+/// Hands every block of a paged source back once the epoch's batches have passed its end.
+struct PageRelease {
+    let blockEnds: [Int]
+    let blocks: [Range<Int>]
+    var next = 0
+
+    mutating func release(through position: Int, _ data: some SampleSource) {
+        while next < blockEnds.count, blockEnds[next] <= position {
+            data.release(blocks[next])
+            next += 1
+        }
+    }
+}

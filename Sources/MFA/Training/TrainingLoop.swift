@@ -1,0 +1,181 @@
+/// The one training loop (the shape of scikit-learn's `BaseMixture.fit`): restarts, epochs,
+/// batch order and paging, validation, the stopping rule, progress and ETA, checkpoints and
+/// exact resume, interruption, and roll-back on numerical faults, for every algorithm. An
+/// algorithm is a `TrainingStrategy`; every cross-process sum goes through `reducer`.
+public struct TrainingLoop {
+    /// The most epochs (EM: iterations) per restart.
+    public var epochs: Int
+    /// Stop a restart when its training log-likelihood per sample changes by less than this
+    /// between epochs (nil: run every epoch).
+    public var tolerance: Double?
+    /// Independent starts; the one with the best final training log-likelihood is kept.
+    public var restarts: Int
+    public var seed: UInt64
+    public var batchSize: Int
+    public var control: TrainingControl
+    public var reducer: any Reducer
+    /// Roll-backs after non-finite losses, per restart, before it is given up.
+    public static var maximumRollbacks: Int { 5 }
+
+    public init(epochs: Int, tolerance: Double?, restarts: Int, seed: UInt64, batchSize: Int,
+                control: TrainingControl = TrainingControl(), reducer: any Reducer = SingleProcess()) {
+        self.epochs = epochs
+        self.tolerance = tolerance
+        self.restarts = restarts
+        self.seed = seed
+        self.batchSize = batchSize
+        self.control = control
+        self.reducer = reducer
+    }
+
+    /// The generator of restart `restart`: restart 0 uses the seed itself.
+    public static func random(seed: UInt64, restart: Int) -> RandomGenerator {
+        RandomGenerator(seed: seed &+ UInt64(restart) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Trains every restart (from the checkpoint's, when resuming) and returns the best. A restart
+    /// that fails numerically is reported through `failed` and skipped; the run fails only when
+    /// every restart failed. `start` initialises a restart from its generator.
+    public func run<S: SampleSource, T: TrainingStrategy>(
+        _ data: S, validation: (any SampleSource)?, identity: RunIdentity,
+        start: (_ restart: Int, _ random: inout RandomGenerator) throws -> T,
+        progress: (EpochReport) -> Void = { _ in }, failed: (_ restart: Int, MFAError) -> Void = { _, _ in }
+    ) throws -> TrainingOutcome<T.Result> {
+        guard epochs >= 1, restarts >= 1, batchSize >= 1 else {
+            throw MFAError.invalidArgument("epochs, restarts and the batch size must each be at least 1")
+        }
+        let fingerprint = try DataFingerprint(data)
+        if let resume = control.resume {
+            try resume.checkResumable(as: identity, data: fingerprint)
+            if resume.identity.backend != identity.backend {
+                control.note("resuming a run checkpointed on \(resume.identity.backend) on \(identity.backend)")
+            }
+        }
+        var run = RunState(identity: identity, fingerprint: fingerprint, best: control.resume?.best)
+        var bestResult: T.Result?
+        var lastError: MFAError?
+        for restart in (control.resume?.restart ?? 0)..<restarts {
+            var random = Self.random(seed: seed, restart: restart)
+            do {
+                let strategy = try start(restart, &random)
+                if bestResult == nil, let best = run.best { bestResult = try strategy.decode(best.result) }
+                let resume = restart == control.resume?.restart ? control.resume : nil
+                let finished = try train(strategy, data, validation: validation, restart: restart, random: random,
+                                         resume: resume, run: &run, progress: progress)
+                run.summaries.append(RestartSummary(restart: restart, logLikelihood: finished.logLikelihood, error: nil))
+                if run.best.map({ finished.logLikelihood > $0.logLikelihood }) ?? true {
+                    bestResult = try strategy.result()
+                    run.best = FinishedRestart(restart: restart, logLikelihood: finished.logLikelihood,
+                                               converged: finished.converged, epochs: finished.epochs,
+                                               result: strategy.encode(bestResult!))
+                }
+            } catch let error as MFAError {
+                if case .interrupted = error { throw error }
+                lastError = error
+                run.summaries.append(RestartSummary(restart: restart, logLikelihood: nil, error: error))
+                failed(restart, error)
+            }
+        }
+        guard let best = run.best, let bestResult else { throw lastError ?? MFAError.diverged("no restart finished") }
+        return TrainingOutcome(result: bestResult, best: best, restarts: run.summaries)
+    }
+
+    /// One restart: epochs until the last or until the stopping rule holds; then its final
+    /// training log-likelihood over the whole data.
+    func train<S: SampleSource, T: TrainingStrategy>(
+        _ strategy: T, _ data: S, validation: (any SampleSource)?, restart: Int, random: RandomGenerator,
+        resume: TrainingCheckpoint?, run: inout RunState, progress: (EpochReport) -> Void
+    ) throws -> FinishedRestart {
+        var random = random
+        run.restartRollbacks = 0
+        var order = EpochOrder(data: data, shuffles: strategy.shufflesRows)
+        var position = EpochPosition()
+        var previous: Double?
+        if let resume {
+            try strategy.restore(resume.state)
+            random = try RandomGenerator(state: resume.loopRandomState)
+            for _ in 1..<resume.epoch { order.next(data, random: &random) }
+            position = EpochPosition(epoch: resume.epoch, batch: resume.batch, logLikelihoodSum: resume.logLikelihoodSum,
+                                     clipped: resume.clipped, resumed: true)
+            previous = resume.previousLogLikelihood
+        }
+        let context = RestartContext(restart: restart, loopRandomState: resume?.loopRandomState ?? random.state)
+        var converged = false, lastEpoch = position.epoch
+        for epoch in position.epoch...epochs {
+            lastEpoch = epoch
+            order.next(data, random: &random)
+            let began = ContinuousClock.now
+            let sums = try runEpoch(strategy, data, order: order, at: epoch == position.epoch ? position : EpochPosition(epoch: epoch),
+                                    previous: previous, context: context, run: &run)
+            let trainSeconds = seconds(ContinuousClock.now - began)
+            let reseeded = try strategy.endEpoch(epoch, reducer: reducer)
+            let logLikelihood = sums.logLikelihoodSum / Double(data.rows)
+            run.pace.epochFinished()
+            let left = (epochs - epoch) + (restarts - restart - 1) * epochs
+            progress(EpochReport(
+                restart: restart, restarts: restarts, epoch: epoch, epochs: epochs, trainLogLikelihood: logLikelihood,
+                validationLogLikelihood: try validation.map { try strategy.meanLogLikelihood($0) },
+                samplesPerSecond: Double(sums.trainedRows) / max(trainSeconds, 1e-9), elapsedSeconds: run.pace.elapsed,
+                remainingSeconds: run.pace.remaining(epochsLeft: left),
+                clippedFraction: Double(sums.clipped) / Double(max(order.batches(of: batchSize) * strategy.engine.shape.components * strategy.engine.shape.latent, 1)),
+                reseeded: reseeded, rollbacks: sums.rollbacks, learningRateFactor: strategy.learningRateFactor))
+            if let tolerance, let previous, abs(logLikelihood - previous) < tolerance {
+                converged = true
+                break
+            }
+            previous = logLikelihood
+        }
+        let logLikelihood = try strategy.meanLogLikelihood(data)
+        guard logLikelihood.isFinite else { throw MFAError.diverged("restart \(restart + 1): the final log-likelihood is not finite") }
+        return FinishedRestart(restart: restart, logLikelihood: logLikelihood, converged: converged, epochs: lastEpoch,
+                               result: StrategyState())
+    }
+}
+
+/// The best restart and what happened to each, in the order they ran.
+public struct TrainingOutcome<Result> {
+    public var result: Result
+    public var best: FinishedRestart
+    public var restarts: [RestartSummary]
+}
+
+public struct RestartSummary: Sendable {
+    public var restart: Int
+    /// The final training log-likelihood per sample, or nil when the restart failed with `error`.
+    public var logLikelihood: Double?
+    public var error: MFAError?
+}
+
+/// What the loop carries across restarts.
+struct RunState {
+    let identity: RunIdentity
+    let fingerprint: DataFingerprint
+    var best: FinishedRestart?
+    var summaries = [RestartSummary]()
+    var pace = TrainingPace()
+    /// Roll-backs so far in the restart in progress.
+    var restartRollbacks = 0
+
+    init(identity: RunIdentity, fingerprint: DataFingerprint, best: FinishedRestart?) {
+        self.identity = identity
+        self.fingerprint = fingerprint
+        self.best = best
+    }
+}
+
+struct RestartContext {
+    let restart: Int
+    let loopRandomState: [UInt64]
+}
+
+/// Where in an epoch training stands, and the epoch's running figures.
+struct EpochPosition {
+    var epoch = 1
+    var batch = 0
+    var logLikelihoodSum = 0.0
+    var clipped = 0
+    /// True when the position came from a checkpoint (the strategy's state is already restored).
+    var resumed = false
+    var trainedRows = 0
+    var rollbacks = 0
+}

@@ -1,0 +1,89 @@
+/// What one training algorithm supplies to `TrainingLoop`: a step on the batch the loop loaded
+/// into its engine, an end-of-epoch hook, and its state, saved and restored exactly. Everything
+/// every algorithm needs (batch order and paging, validation, the stopping rule, progress,
+/// restarts, checkpoints, interruption, roll-back) is the loop's, written once.
+public protocol TrainingStrategy: AnyObject {
+    associatedtype B: Backend
+    /// What a finished restart yields (the model, in the data's units).
+    associatedtype Result
+
+    /// The engine whose batch buffer the loop fills before every `accumulate`.
+    var engine: MixtureEngine<B> { get }
+    /// Whether the loop visits the rows in a new random order every epoch (gradient methods) or
+    /// in file order (EM, whose epoch is one pass of sums).
+    var shufflesRows: Bool { get }
+    /// Steps taken so far (the schedule's clock, and `checkpointEvery`'s).
+    var stepCount: Int { get }
+    /// Multiplies every learning rate; the loop halves it after each roll-back.
+    var learningRateFactor: Float { get set }
+    /// Whether repeating an epoch after halving `learningRateFactor` can end differently (false
+    /// for EM, whose pass is deterministic and rate-free: a fault there is final).
+    var backsOff: Bool { get }
+
+    /// Called before an epoch's first batch (EM: puts the current model into the engine).
+    func beginEpoch() throws
+    /// The batch in the engine: its summed log-likelihood before any update, and its
+    /// contribution kept for `update`.
+    func accumulate() throws -> Double
+    /// Applies what `accumulate` gathered, with its sums first added up across processes by
+    /// `reducer` (the loop's one reduction point); returns how many eigenvalues were clipped.
+    func update(reducer: any Reducer) throws -> Int
+    /// After an epoch's last batch: EM's M-step on the reduced statistics, SGD's re-seeding of
+    /// dead components. Returns how many components were re-seeded.
+    func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int
+
+    /// The whole state, exactly (θ, moments, statistics gathered so far, step count).
+    func save() throws -> StrategyState
+    func restore(_ state: StrategyState) throws
+    /// Mean log-likelihood per sample of the current model on `data`, in the data's units.
+    func meanLogLikelihood(_ data: any SampleSource) throws -> Double
+    /// The current model.
+    func result() throws -> Result
+    /// A finished restart's model as checkpoint tensors, and back.
+    func encode(_ result: Result) -> StrategyState
+    func decode(_ state: StrategyState) throws -> Result
+}
+
+/// A strategy's state as named arrays, for checkpoints and roll-back snapshots: float32 arrays
+/// (what the device holds), float64 arrays (host statistics and layers) and integers.
+public struct StrategyState: Sendable, Equatable {
+    public var floats: [String: [Float]]
+    public var doubles: [String: [Double]]
+    public var integers: [String: Int]
+
+    public init(floats: [String: [Float]] = [:], doubles: [String: [Double]] = [:], integers: [String: Int] = [:]) {
+        self.floats = floats
+        self.doubles = doubles
+        self.integers = integers
+    }
+
+    public func floats(_ name: String) throws -> [Float] {
+        guard let values = floats[name] else { throw MFAError.invalidArgument("the saved state has no '\(name)'") }
+        return values
+    }
+
+    public func doubles(_ name: String) throws -> [Double] {
+        guard let values = doubles[name] else { throw MFAError.invalidArgument("the saved state has no '\(name)'") }
+        return values
+    }
+
+    public func integer(_ name: String) throws -> Int {
+        guard let value = integers[name] else { throw MFAError.invalidArgument("the saved state has no '\(name)'") }
+        return value
+    }
+}
+
+/// Adds up sums that each process computed on its share of the data, so that every process
+/// holds the totals. Training in one process needs no exchange: `SingleProcess`.
+public protocol Reducer {
+    /// How many processes train together.
+    var processes: Int { get }
+    /// Replaces every value by its sum over the processes.
+    func sum(_ values: inout [Double]) throws
+}
+
+public struct SingleProcess: Reducer {
+    public init() {}
+    public var processes: Int { 1 }
+    public func sum(_ values: inout [Double]) throws {}
+}
