@@ -102,30 +102,31 @@ __kernel void latent_second_moments(__global const float* responsibilities, __gl
 }
 
 // The gradient of −mean log p for component c, coordinate j (DESIGN.md §2).    global: (d, K)
-// θ offsets: means 0, logPrecision K·d, loadings 2K·d, logits 2K·d + K·l·d.
+// The gradient shares θ's layout; θ's offsets (*At) and the component buffer's come from Layouts.swift.
 __kernel void assemble_gradient(__global const float* theta, __global const float* components,
                                 __global const float* crossSums, __global const float* squareSums,
                                 __global const float* totals, const int K, const int d, const int l,
+                                const int meansAt, const int logPrecisionAt, const int loadingsAt, const int logitsAt, const int quadraticAt,
                                 const int leverageAt, const int scaledAt, const int weightsAt,
                                 __global float* gradient) {
     const int j = get_global_id(0), c = get_global_id(1);
-    const int kd = K * d, kl = K * l;
+    const int kl = K * l;
     const int index = c * d + j;
     const float w = totals[kl + c];
-    const float mu = theta[index];
-    const float e = components[c * 2 * d + j];                 // e_k, from the quadratic rows
+    const float mu = theta[meansAt + index];
+    const float e = components[quadraticAt + c * 2 * d + j];   // e_k, from the quadratic rows
     const float s1 = crossSums[(size_t)(kl + c) * d + j], s2 = squareSums[index];
     const float squaredDeviation = s2 - 2.0f * mu * s1 + w * mu * mu;
-    gradient[kd + index] = -0.5f * (w + w * components[leverageAt + index] / e - e * squaredDeviation);
+    gradient[logPrecisionAt + index] = -0.5f * (w + w * components[leverageAt + index] / e - e * squaredDeviation);
     float gradientMu = -e * (s1 - w * mu);
     for (int i = 0; i < l; i++) {
         const size_t row = (size_t)(c * l + i) * d + j;
         const float t = totals[c * l + i];
-        gradientMu += theta[2 * kd + row] * t;
-        gradient[2 * kd + row] = -(crossSums[row] - mu * t - w * components[scaledAt + row]);
+        gradientMu += theta[loadingsAt + row] * t;
+        gradient[loadingsAt + row] = -(crossSums[row] - mu * t - w * components[scaledAt + row]);
     }
-    gradient[index] = gradientMu;
-    if (j == 0) gradient[2 * kd + kl * d + c] = -(w - components[weightsAt + c]);
+    gradient[meansAt + index] = gradientMu;
+    if (j == 0) gradient[logitsAt + c] = -(w - components[weightsAt + c]);
 }
 
 // Adam with bias correction on θ[offset ..< offset + count].     global: (count)
@@ -151,9 +152,9 @@ __kernel void momentum_update(__global float* theta, __global const float* gradi
 }
 
 // Isotropic noise: a_kj ← mean_j a_kj.                          global: (K)
-__kernel void tie_isotropic(__global float* theta, const int K, const int d) {
+__kernel void tie_isotropic(__global float* theta, const int K, const int d, const int logPrecisionAt) {
     const int c = get_global_id(0);
-    __global float* a = theta + (size_t)K * d + (size_t)c * d;
+    __global float* a = theta + logPrecisionAt + (size_t)c * d;
     real_t total = 0;
     for (int j = 0; j < d; j++) total += a[j];
     const float mean = (float)(total / d);
@@ -161,9 +162,9 @@ __kernel void tie_isotropic(__global float* theta, const int K, const int d) {
 }
 
 // Shared noise: a_kj ← mean_k a_kj.                               global: (d)
-__kernel void tie_shared(__global float* theta, const int K, const int d) {
+__kernel void tie_shared(__global float* theta, const int K, const int d, const int logPrecisionAt) {
     const int j = get_global_id(0);
-    __global float* a = theta + (size_t)K * d + j;
+    __global float* a = theta + logPrecisionAt + j;
     real_t total = 0;
     for (int c = 0; c < K; c++) total += a[(size_t)c * d];
     const float mean = (float)(total / K);
@@ -171,17 +172,17 @@ __kernel void tie_shared(__global float* theta, const int K, const int d) {
 }
 
 // a ← clamp(a, low, high)                                       global: (K·d)
-__kernel void clip_log_precision(__global float* theta, const int kd, const float low, const float high) {
+__kernel void clip_log_precision(__global float* theta, const int logPrecisionAt, const float low, const float high) {
     const int p = get_global_id(0);
-    theta[kd + p] = clamp(theta[kd + p], low, high);
+    theta[logPrecisionAt + p] = clamp(theta[logPrecisionAt + p], low, high);
 }
 
 // Row a of M_k: M_k[a,b] = δ_ab − Σ_j Γ_k[j,a] Γ_k[j,b] / e_kj, accumulated in real_t.   global: (l, K)
 __kernel void inner_matrices(__global const float* theta, const int K, const int d, const int l,
-                             __global float* inner) {
+                             const int logPrecisionAt, const int loadingsAt, __global float* inner) {
     const int a = get_global_id(0), c = get_global_id(1);
-    __global const float* gamma = theta + 2 * (size_t)K * d + (size_t)c * l * d;
-    __global const float* logE = theta + (size_t)K * d + (size_t)c * d;
+    __global const float* gamma = theta + loadingsAt + (size_t)c * l * d;
+    __global const float* logE = theta + logPrecisionAt + (size_t)c * d;
     real_t row[MAX_LATENT];
     for (int b = 0; b < l; b++) row[b] = 0;
     for (int j = 0; j < d; j++) {
@@ -212,16 +213,17 @@ __kernel void rotate_loadings(__global float* block, const int offset, __global 
 
 // The per-coordinate quantities of component c (canonical θ: M_k = diag(λ_k)).    global: (d, K)
 __kernel void prepare_rows(__global const float* theta, __global float* components, const int K, const int d,
-                           const int l, const int leverageAt, const int scaledAt, const int eigenvaluesAt) {
+                           const int l, const int meansAt, const int logPrecisionAt, const int loadingsAt, const int logitsAt, const int quadraticAt,
+                           const int leverageAt, const int scaledAt, const int eigenvaluesAt) {
     const int j = get_global_id(0), c = get_global_id(1);
     const int index = c * d + j;
-    const float e = exp(theta[K * d + index]);
-    components[c * 2 * d + j] = e;
-    components[c * 2 * d + d + j] = -2.0f * e * theta[index];
+    const float e = exp(theta[logPrecisionAt + index]);
+    components[quadraticAt + c * 2 * d + j] = e;
+    components[quadraticAt + c * 2 * d + d + j] = -2.0f * e * theta[meansAt + index];
     float leverage = 0.0f;
     for (int i = 0; i < l; i++) {
         const size_t row = (size_t)(c * l + i) * d + j;
-        const float g = theta[2 * K * d + row];
+        const float g = theta[loadingsAt + row];
         const float inverseLambda = 1.0f / components[eigenvaluesAt + c * l + i];
         leverage += g * g * inverseLambda;
         components[scaledAt + row] = g * inverseLambda / e;
@@ -231,11 +233,12 @@ __kernel void prepare_rows(__global const float* theta, __global float* componen
 
 // One work-group per component: the sums over d (in real_t), Γᵀμ, log π and the offset.
 __kernel void prepare_constants(__global const float* theta, __global float* components, const int K,
-                                const int d, const int l, const int offsetsAt, const int shiftAt,
+                                const int d, const int l, const int meansAt, const int logPrecisionAt, const int loadingsAt, const int logitsAt,
+                                const int offsetsAt, const int shiftAt,
                                 const int weightsAt, const int eigenvaluesAt, __local real_t* scratch) {
     const int c = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
-    __global const float* mu = theta + (size_t)c * d;
-    __global const float* a = theta + (size_t)K * d + (size_t)c * d;
+    __global const float* mu = theta + meansAt + (size_t)c * d;
+    __global const float* a = theta + logPrecisionAt + (size_t)c * d;
     real_t sumLogE = 0, sumEMuSquared = 0;
     for (int j = lid; j < d; j += size) {
         sumLogE += a[j];
@@ -249,7 +252,7 @@ __kernel void prepare_constants(__global const float* theta, __global float* com
     REDUCE(scratch, lid, size, ADD)
     sumEMuSquared = scratch[0];
     for (int i = 0; i < l; i++) {
-        __global const float* g = theta + 2 * (size_t)K * d + (size_t)(c * l + i) * d;
+        __global const float* g = theta + loadingsAt + (size_t)(c * l + i) * d;
         real_t shift = 0;
         for (int j = lid; j < d; j += size) shift += (real_t)g[j] * (real_t)mu[j];
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -258,7 +261,7 @@ __kernel void prepare_constants(__global const float* theta, __global float* com
         if (lid == 0) components[shiftAt + c * l + i] = (float)scratch[0];
     }
     if (lid == 0) {
-        __global const float* logits = theta + 2 * (size_t)K * d + (size_t)K * l * d;
+        __global const float* logits = theta + logitsAt;
         real_t top = logits[0];
         for (int k = 1; k < K; k++) top = fmax(top, (real_t)logits[k]);
         real_t total = 0;

@@ -140,26 +140,17 @@ extension CPUBackend {
             for (range, rate) in update.segments {
                 try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
                     let base = range.lowerBound + chunk.lowerBound
-                    let (t, gp, mp, vp) = (theta + base, g + base, m + base, v + base)
-                    for p in 0..<chunk.count {
-                        let gradient = gp[p]
-                        let first = beta1 * mp[p] + (1 - beta1) * gradient
-                        let second = beta2 * vp[p] + (1 - beta2) * gradient * gradient
-                        mp[p] = first
-                        vp[p] = second
-                        t[p] -= rate * (first * inverseCorrection1) / ((second * inverseCorrection2).squareRoot() + epsilon)
-                    }
+                    OptimizerStep.adam(theta + base, gradient: g + base, first: m + base, second: v + base, count: chunk.count,
+                                       rate: rate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                       inverseCorrection1: inverseCorrection1, inverseCorrection2: inverseCorrection2)
                 }
             }
         case .momentum(let momentum):
             for (range, rate) in update.segments {
                 try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
                     let base = range.lowerBound + chunk.lowerBound
-                    let (t, gp, mp) = (theta + base, g + base, m + base)
-                    for p in 0..<chunk.count {
-                        mp[p] = momentum * mp[p] + gp[p]
-                        t[p] -= rate * mp[p]
-                    }
+                    OptimizerStep.momentum(theta + base, gradient: g + base, velocity: m + base, count: chunk.count,
+                                           rate: rate, momentum: momentum)
                 }
             }
         }

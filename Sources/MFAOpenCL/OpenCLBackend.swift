@@ -13,7 +13,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let context: cl_context
     var queue: cl_command_queue?
     let program: cl_program
-    let kernels: [String: cl_kernel]
+    /// Every kernel of `Kernel`, built at start-up.
+    let kernels: [Kernel: cl_kernel]
     /// The largest l the kernels keep in registers.
     static let maxLatent = 64
     /// Work-group size of the reduction kernels (a power of two the device allows).
@@ -39,19 +40,24 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         self.queue = queue
         do {
-            program = try Self.build(source, context: context, device: device)
-            var made = [String: cl_kernel]()
-            for name in ["expand_batch", "log_likelihoods", "weight_latents", "column_sums", "assemble_gradient",
-                         "adam_update", "momentum_update", "clip_log_precision", "inner_matrices", "rotate_loadings",
-                         "prepare_rows", "prepare_constants", "latent_second_moments", "tie_isotropic", "tie_shared"] {
-                guard let kernel = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
-                    throw MFAError.device("the kernel source has no kernel '\(name)' (error \(status))")
+            let built = try Self.build(source, context: context, device: device)
+            program = built
+            var made = [Kernel: cl_kernel]()
+            do {
+                for kernel in Kernel.allCases {
+                    guard let handle = clCreateKernel(built, kernel.rawValue, &status), status == CL_SUCCESS else {
+                        throw MFAError.device("the kernel source has no kernel '\(kernel.rawValue)' (error \(status))")
+                    }
+                    made[kernel] = handle
                 }
-                made[name] = kernel
+            } catch {
+                for kernel in made.values { clReleaseKernel(kernel) }
+                clReleaseProgram(built)
+                throw error
             }
             kernels = made
             var largest = 0
-            try check(clGetKernelWorkGroupInfo(made["log_likelihoods"], device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+            try check(clGetKernelWorkGroupInfo(made[.logLikelihoods], device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
                                                MemoryLayout<Int>.size, &largest, nil), "querying work-group sizes")
             reductionSize = 1 << Int(log2(Double(max(1, min(64, largest)))))
         } catch {
@@ -166,9 +172,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         case local(Int)
     }
 
-    /// Sets the arguments and enqueues `name` over `global` work-items (work-groups of `local`).
-    func launch(_ name: String, global: [Int], local: [Int]? = nil, _ arguments: [Argument]) throws {
-        guard !global.contains(0), let kernel = kernels[name] else { return }
+    /// Sets the arguments and enqueues `kernel` over `global` work-items (work-groups of `local`);
+    /// an empty range enqueues nothing.
+    func launch(_ name: Kernel, global: [Int], local: [Int]? = nil, _ arguments: [Argument]) throws {
+        guard !global.contains(0) else { return }
+        guard let kernel = kernels[name] else { throw MFAError.device("kernel '\(name.rawValue)' was not built") }
         for (index, argument) in arguments.enumerated() {
             let slot = cl_uint(index)
             let status: cl_int
@@ -185,12 +193,22 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             case .local(let bytes):
                 status = clSetKernelArg(kernel, slot, bytes, nil)
             }
-            try check(status, "setting argument \(index) of \(name)")
+            try check(status, "setting argument \(index) of \(name.rawValue)")
         }
         try check(clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, global, local, 0, nil, nil),
-                  "launching \(name)")
+                  "launching \(name.rawValue)")
     }
 
     /// Waits for everything enqueued (for timing).
     public func finish() throws { try check(clFinish(queue), "waiting for the device") }
+}
+
+/// The kernels of `Kernels/mfa.cl`, by their names there: all are built when the backend opens,
+/// so a kernel missing from the source fails at start-up, not at its first launch.
+enum Kernel: String, CaseIterable, Sendable {
+    case expandBatch = "expand_batch", logLikelihoods = "log_likelihoods", weightLatents = "weight_latents"
+    case columnSums = "column_sums", assembleGradient = "assemble_gradient", adamUpdate = "adam_update"
+    case momentumUpdate = "momentum_update", clipLogPrecision = "clip_log_precision", innerMatrices = "inner_matrices"
+    case rotateLoadings = "rotate_loadings", prepareRows = "prepare_rows", prepareConstants = "prepare_constants"
+    case latentSecondMoments = "latent_second_moments", tieIsotropic = "tie_isotropic", tieShared = "tie_shared"
 }

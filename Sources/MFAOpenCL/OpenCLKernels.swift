@@ -4,13 +4,13 @@ import MFA
 /// The named operations of the Backend protocol as launches of `Kernels/mfa.cl`.
 extension OpenCLBackend {
     public func expandBatch(_ batch: OpenCLBuffer, rows: Int, dimension d: Int, into expanded: OpenCLBuffer) throws {
-        try launch("expand_batch", global: [d, rows], [.buffer(batch), .int(d), .buffer(expanded)])
+        try launch(.expandBatch, global: [d, rows], [.buffer(batch), .int(d), .buffer(expanded)])
     }
 
     public func logLikelihoods(quadratic: OpenCLBuffer, latents: OpenCLBuffer, components: OpenCLBuffer, shape: MixtureShape,
                                rows: Int, logDensity: OpenCLBuffer, responsibilities: OpenCLBuffer) throws {
         let cl = ComponentLayout(shape: shape)
-        try launch("log_likelihoods", global: [rows * reductionSize], local: [reductionSize],
+        try launch(.logLikelihoods, global: [rows * reductionSize], local: [reductionSize],
                    [.buffer(quadratic), .buffer(latents), .buffer(components), .int(shape.components), .int(shape.latent),
                     .int(cl.offsets.lowerBound), .int(cl.latentShift.lowerBound), .buffer(logDensity),
                     .buffer(responsibilities), .local(reductionSize * MemoryLayout<Float>.size)])
@@ -18,18 +18,18 @@ extension OpenCLBackend {
 
     public func weightLatents(responsibilities: OpenCLBuffer, latents: OpenCLBuffer, shape: MixtureShape, rows: Int,
                               scale: Float, into weighted: OpenCLBuffer) throws {
-        try launch("weight_latents", global: [shape.latent + 1, shape.components, rows],
+        try launch(.weightLatents, global: [shape.latent + 1, shape.components, rows],
                    [.buffer(responsibilities), .buffer(latents), .int(shape.components), .int(shape.latent),
                     .float(scale), .buffer(weighted)])
     }
 
     public func columnSums(_ matrix: OpenCLBuffer, rows: Int, columns: Int, into totals: OpenCLBuffer) throws {
-        try launch("column_sums", global: [columns], [.buffer(matrix), .int(rows), .int(columns), .buffer(totals)])
+        try launch(.columnSums, global: [columns], [.buffer(matrix), .int(rows), .int(columns), .buffer(totals)])
     }
 
     public func latentSecondMoments(responsibilities: OpenCLBuffer, latents: OpenCLBuffer, shape: MixtureShape,
                                     rows: Int, into moments: OpenCLBuffer) throws {
-        try launch("latent_second_moments", global: [shape.latent, shape.latent, shape.components],
+        try launch(.latentSecondMoments, global: [shape.latent, shape.latent, shape.components],
                    [.buffer(responsibilities), .buffer(latents), .int(shape.components), .int(shape.latent), .int(rows),
                     .buffer(moments)])
     }
@@ -38,9 +38,10 @@ extension OpenCLBackend {
                                  squareSums: OpenCLBuffer, columnTotals: OpenCLBuffer, shape: MixtureShape,
                                  into gradient: OpenCLBuffer) throws {
         let cl = ComponentLayout(shape: shape)
-        try launch("assemble_gradient", global: [shape.dimension, shape.components],
+        try launch(.assembleGradient, global: [shape.dimension, shape.components],
                    [.buffer(parameters), .buffer(components), .buffer(crossSums), .buffer(squareSums), .buffer(columnTotals),
-                    .int(shape.components), .int(shape.dimension), .int(shape.latent), .int(cl.leverage.lowerBound),
+                    .int(shape.components), .int(shape.dimension), .int(shape.latent)] + thetaOffsets(shape)
+                   + [.int(cl.quadratic.lowerBound), .int(cl.leverage.lowerBound),
                     .int(cl.scaledLoadings.lowerBound), .int(cl.weights.lowerBound), .buffer(gradient)])
     }
 
@@ -50,12 +51,12 @@ extension OpenCLBackend {
             switch update.rule {
             case .adam(let beta1, let beta2, let epsilon, let step):
                 guard let secondMoment else { throw MFAError.invalidArgument("Adam needs a second-moment buffer") }
-                try launch("adam_update", global: [range.count],
+                try launch(.adamUpdate, global: [range.count],
                            [.buffer(parameters), .buffer(gradient), .buffer(firstMoment), .buffer(secondMoment),
                             .int(range.lowerBound), .float(rate), .float(beta1), .float(beta2), .float(epsilon),
                             .float(1 / (1 - pow(beta1, Float(step)))), .float(1 / (1 - pow(beta2, Float(step))))])
             case .momentum(let momentum):
-                try launch("momentum_update", global: [range.count],
+                try launch(.momentumUpdate, global: [range.count],
                            [.buffer(parameters), .buffer(gradient), .buffer(firstMoment), .int(range.lowerBound),
                             .float(rate), .float(momentum)])
             }
@@ -67,20 +68,22 @@ extension OpenCLBackend {
     public func project(_ parameters: OpenCLBuffer, firstMoment: OpenCLBuffer?, secondMoment: OpenCLBuffer?,
                         components: OpenCLBuffer, shape: MixtureShape, options: ProjectionOptions) throws -> Int {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let layout = ParameterLayout(shape: shape)
         guard l <= Self.maxLatent else {
             throw MFAError.invalidArgument("the OpenCL backend supports l ≤ \(Self.maxLatent) (got \(l))")
         }
         switch options.noise {
         case .diagonal: break
-        case .isotropic: try launch("tie_isotropic", global: [k], [.buffer(parameters), .int(k), .int(d)])
-        case .shared: try launch("tie_shared", global: [d], [.buffer(parameters), .int(k), .int(d)])
+        case .isotropic: try launch(.tieIsotropic, global: [k], [.buffer(parameters), .int(k), .int(d), .int(layout.logPrecision.lowerBound)])
+        case .shared: try launch(.tieShared, global: [d], [.buffer(parameters), .int(k), .int(d), .int(layout.logPrecision.lowerBound)])
         }
-        try launch("clip_log_precision", global: [k * d],
-                   [.buffer(parameters), .int(k * d), .float(options.logPrecisionRange.lowerBound),
+        try launch(.clipLogPrecision, global: [k * d],
+                   [.buffer(parameters), .int(layout.logPrecision.lowerBound), .float(options.logPrecisionRange.lowerBound),
                     .float(options.logPrecisionRange.upperBound)])
         guard l > 0 else { return 0 }
         let innerBuffer = try scratchBuffer("inner", count: k * l * l)
-        try launch("inner_matrices", global: [l, k], [.buffer(parameters), .int(k), .int(d), .int(l), .buffer(innerBuffer)])
+        try launch(.innerMatrices, global: [l, k], [.buffer(parameters), .int(k), .int(d), .int(l), .int(layout.logPrecision.lowerBound),
+                                                   .int(layout.loadings.lowerBound), .buffer(innerBuffer)])
         var inner = [Float](repeating: 0, count: k * l * l)
         try inner.withUnsafeMutableBufferPointer { try read(innerBuffer, offset: 0, into: $0) }
         var rotations = [Float](repeating: 0, count: k * l * l)
@@ -98,10 +101,10 @@ extension OpenCLBackend {
         try eigenvalues.withUnsafeBufferPointer {
             try write($0, to: components, offset: ComponentLayout(shape: shape).eigenvalues.lowerBound)
         }
-        let loadings = ParameterLayout(shape: shape).loadings.lowerBound
+        let loadings = layout.loadings.lowerBound
         for (buffer, square) in [(parameters, false), (firstMoment, false), (secondMoment, true)] {
             guard let buffer else { continue }
-            try launch("rotate_loadings", global: [d, k],
+            try launch(.rotateLoadings, global: [d, k],
                        [.buffer(buffer), .int(loadings), .buffer(rotationBuffer), .int(d), .int(l), .int(square ? 1 : 0)])
         }
         return clipped
@@ -110,12 +113,21 @@ extension OpenCLBackend {
     public func prepareComponents(_ parameters: OpenCLBuffer, components: OpenCLBuffer, shape: MixtureShape) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let cl = ComponentLayout(shape: shape)
-        try launch("prepare_rows", global: [d, k],
-                   [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l), .int(cl.leverage.lowerBound),
-                    .int(cl.scaledLoadings.lowerBound), .int(cl.eigenvalues.lowerBound)])
-        try launch("prepare_constants", global: [k * reductionSize], local: [reductionSize],
-                   [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l), .int(cl.offsets.lowerBound),
+        try launch(.prepareRows, global: [d, k],
+                   [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l)] + thetaOffsets(shape)
+                   + [.int(cl.quadratic.lowerBound), .int(cl.leverage.lowerBound),
+                      .int(cl.scaledLoadings.lowerBound), .int(cl.eigenvalues.lowerBound)])
+        try launch(.prepareConstants, global: [k * reductionSize], local: [reductionSize],
+                   [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l)] + thetaOffsets(shape)
+                   + [.int(cl.offsets.lowerBound),
                     .int(cl.latentShift.lowerBound), .int(cl.weights.lowerBound), .int(cl.eigenvalues.lowerBound),
                     .local(reductionSize * (device.hasDoublePrecision ? 8 : 4))])
+    }
+
+    /// θ's group offsets as the kernels take them (means, log-precision, loadings, logits): the
+    /// one definition is `ParameterLayout`, so a layout change reaches the kernels.
+    func thetaOffsets(_ shape: MixtureShape) -> [Argument] {
+        let layout = ParameterLayout(shape: shape)
+        return [layout.means, layout.logPrecision, layout.loadings, layout.logits].map { .int($0.lowerBound) }
     }
 }

@@ -163,6 +163,19 @@ extension OpenCL { @Suite struct ErrorTests {
         }
     }
 
+    @Test("A kernel source that lacks one of the kernels fails when the backend opens, naming it")
+    func missingKernelFailsAtStartUp() throws {
+        _ = try device.get()
+        let source = KernelSources.mfa.replacingOccurrences(of: "__kernel void tie_shared(", with: "__kernel void tie_shared_renamed(")
+        #expect(source != KernelSources.mfa)
+        do {
+            _ = try OpenCLBackend(source: source)
+            Issue.record("a backend without tie_shared opened")
+        } catch let error as MFAError {
+            #expect("\(error)".contains("no kernel 'tie_shared'"), "\(error)")
+        }
+    }
+
     @Test("An allocation larger than the device allows throws a clear error")
     func hugeAllocationThrows() throws {
         let gpu = try device.get()
