@@ -22,7 +22,8 @@ let package = Package(
         systemLibrary("COpenCL", pkgConfig: "OpenCL", apt: ["ocl-icd-opencl-dev", "opencl-headers"]),
         systemLibrary("CCLBlast", pkgConfig: "clblast", apt: ["libclblast-dev"]),
 
-        // Model types, parametrisations, the Backend protocol, training loops, evaluation.
+        // The core, knowing no command line, file format or backend: Model/, Data/, Engine/ (the
+        // Backend protocol and the passes), Training/ (Loop/ and the strategies), Analysis/, DGMM/.
         .target(name: "MFA", dependencies: ["CLAPACKE"]),
         // Readers and writers: .npy, IDX (gzipped too), CSV, safetensors, PNG.
         .target(name: "MFAIO", dependencies: ["MFA", "CZlib"]),
