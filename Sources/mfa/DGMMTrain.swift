@@ -68,6 +68,11 @@ struct DGMMTrain: ParsableCommand {
 
     func validate() throws {
         if from != nil, restarts != 1 { throw ValidationError("a warm start (--from) is one run: --restarts must be 1") }
+        if let temperature, !(temperature >= 1 && temperature.isFinite) { throw ValidationError("--temperature must be at least 1 (got \(temperature))") }
+        if !(0...1).contains(annealFraction) { throw ValidationError("--anneal-fraction must lie in [0, 1] (got \(annealFraction))") }
+        if components.values.count != latent.values.count {
+            throw ValidationError("--components gives \(components.values.count) layers, --latent \(latent.values.count); give one of each per layer")
+        }
     }
 
     var options: TrainingOptions { optimiser.options(defaultEpochs: 300) }

@@ -28,6 +28,10 @@ struct Select: ParsableCommand {
 
     @OptionGroup var training: TrainingArguments
 
+    func validate() throws {
+        if criterion == .validation, validation == nil { throw ValidationError("--criterion validation needs --validation data") }
+    }
+
     func values(_ text: String, name: String) throws -> [Int] {
         let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {

@@ -34,7 +34,7 @@ public enum ModelSelection {
                            report: (SelectionRow) -> Void = { _ in }) throws -> (rows: [SelectionRow], best: Int) {
         guard !grid.isEmpty else { throw MFAError.invalidArgument("the grid of (K, l) is empty") }
         if criterion == .validation, validation == nil {
-            throw MFAError.invalidArgument("--criterion validation needs --validation data")
+            throw MFAError.invalidArgument("the validation criterion needs validation data")
         }
         let clock = ContinuousClock()
         var rows = [SelectionRow]()

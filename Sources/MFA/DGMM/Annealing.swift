@@ -20,10 +20,10 @@ public struct Annealing: Sendable, Equatable {
 
     public func validate() throws {
         guard initialTemperature >= 1, initialTemperature.isFinite else {
-            throw MFAError.invalidArgument("--temperature must be at least 1 (got \(initialTemperature))")
+            throw MFAError.invalidArgument("the initial temperature must be at least 1 (got \(initialTemperature))")
         }
         guard (0...1).contains(fraction) else {
-            throw MFAError.invalidArgument("--anneal-fraction must lie in [0, 1] (got \(fraction))")
+            throw MFAError.invalidArgument("the annealing fraction must lie in [0, 1] (got \(fraction))")
         }
     }
 

@@ -14,7 +14,7 @@ public struct DGMMShape: Hashable, Sendable, CustomStringConvertible {
     public init(dimension: Int, components: [Int], latent: [Int]) throws {
         guard !components.isEmpty else { throw MFAError.invalidArgument("a DGMM needs at least one layer") }
         guard components.count == latent.count else {
-            throw MFAError.invalidArgument("--components gives \(components.count) layers, --latent \(latent.count); give one of each per layer")
+            throw MFAError.invalidArgument("\(components.count) layers of components but \(latent.count) latent dimensions: give one of each per layer")
         }
         guard components.allSatisfy({ $0 >= 1 }) else {
             throw MFAError.invalidArgument("every layer needs at least one component (got \(components))")

@@ -23,7 +23,7 @@ public struct ParameterLayout: Hashable, Sendable {
     }
 }
 
-/// The parameter groups, which train at different learning rates (TRAINING-NOTES.md).
+/// The parameter groups, which train at different learning rates (docs/DESIGN.md §7).
 public enum ParameterGroup: String, CaseIterable, Sendable {
     case means, logPrecision, loadings, logits
 }

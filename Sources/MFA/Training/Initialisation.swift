@@ -1,6 +1,6 @@
 import Foundation
 
-/// Starting points for training (TRAINING-NOTES.md): means at random samples or k-means++
+/// Starting points for training (docs/DESIGN.md §7): means at random samples or k-means++
 /// centres, e = 1/(variance + σ²_min) from the data, Γ small and random (M ≈ 0.99 I), equal weights.
 public enum Initialiser {
     public static func initialise<B: Backend, S: SampleSource>(_ data: S, shape: MixtureShape, options: TrainingOptions,

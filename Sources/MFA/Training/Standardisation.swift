@@ -1,7 +1,7 @@
 import Foundation
 
 /// How every trainer standardises data: x' = (x − mean)/s with one scalar s, so that learning
-/// rates do not depend on the data's units (DESIGN.md, "As built").
+/// rates do not depend on the data's units (docs/DESIGN.md §1, "Standardised units").
 public enum Standardisation {
     /// s = √(mean variance).
     public static func scale(variance: [Double]) -> Double {

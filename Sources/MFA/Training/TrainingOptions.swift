@@ -1,5 +1,5 @@
 /// How the trainers train (SGD, EM, DGMM). Defaults are the settings measured on Fashion-MNIST in
-/// TRAINING-NOTES.md (Adam, batch 256, τ = 1e-3, per-group rates), re-expressed for data
+/// docs/DESIGN.md §7 (Adam, batch 256, τ = 1e-3, per-group rates), re-expressed for data
 /// standardised by s = √(mean variance) (s = 0.295 on Fashion-MNIST): the notes' rates in pixel
 /// units, μ 3e-2, mixing logits 3e-2, log e 9e-2, Γ 9e-3, are 0.1, 0.03, 0.09 and 0.0027 here.
 /// A column of Γ' has squared norm ~ e'(1 − λ), so an entry's size scales like 1/√d: the loadings'
