@@ -72,9 +72,13 @@ public enum DataFile {
     /// A source to train from: uncompressed `.npy` and IDX files are memory-mapped and streamed
     /// (data larger than memory); gzipped and CSV files are read into memory as by `load`.
     public static func open(_ path: String) throws -> (samples: any SampleSource, imageShape: ImageShape?) {
-        let handle = FileHandle(forReadingAtPath: path)
-        let magic = [UInt8](handle?.readData(ofLength: 6) ?? Data())
-        try? handle?.close()
+        // POSIX reads: FileHandle.readData traps (SIGILL) on a directory instead of throwing.
+        try FileIdentity.checkReadable(path)
+        var magic = [UInt8](repeating: 0, count: 6)
+        let descriptor = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw MFAError.fileAccess(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))") }
+        magic.removeLast(6 - max(0, pread(descriptor, &magic, 6, 0)))
+        close(descriptor)
         if Numpy.isNumpy(magic) || IDX.isIDX(magic) {
             let mapped = try MappedSamples(path: path)
             return (mapped, mapped.imageShape)

@@ -74,6 +74,8 @@ struct DGMMTrain: ParsableCommand {
     var initialTemperature: Double { temperature ?? (from == nil ? 4 : 1) }
 
     func run() throws {
+        try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from], outputs: ["--out": out],
+                     inPlace: [("--from", "--out")]).check()
         let x = try DataFile.open(data).samples
         let shape = try DGMMShape(dimension: x.columns, components: components.values, latent: latent.values)
         let validationSet = try validation.map { try openData($0, dimension: x.columns) }

@@ -23,6 +23,7 @@ struct Outliers: ParsableCommand {
     @OptionGroup var backendOptions: BackendOptions
 
     func run() throws {
+        try FilePlan(inputs: ["MODEL": model, "--inliers": inliers, "--outliers": outliers], outputs: ["--roc": roc]).check()
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
         let inlierData = try openData(inliers, dimension: d), outlierData = try openData(outliers, dimension: d)

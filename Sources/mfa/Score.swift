@@ -13,6 +13,7 @@ struct Score: ParsableCommand {
     var out: String?
 
     func run() throws {
+        try FilePlan(inputs: ["MODEL": input.model, "DATA": input.data], outputs: ["--out": out]).check()
         let (contents, samples) = try input.load()
         let scores = try score(contents.model, samples, on: try input.backendOptions.make())
         if let out { try Numpy.write(scores, shape: [scores.count], dtype: "<f8", to: out) }

@@ -37,6 +37,7 @@ struct Select: ParsableCommand {
     }
 
     func run() throws {
+        try FilePlan(inputs: ["DATA": data, "--validation": validation], outputs: ["--out": out]).check()
         let grid = try values(components, name: "components").flatMap { k in try values(latent, name: "latent").map { (k, $0) } }
         let x = try loadData(data).samples
         let validationSet = try validation.map { try loadData($0, dimension: x.columns).samples }

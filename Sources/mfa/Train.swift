@@ -56,6 +56,9 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from, "--resume": resume],
+                     outputs: ["--out": out, "--checkpoint": checkpoint],
+                     inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data)
         let validationSet = try validation.map { try openData($0, dimension: x.columns) }
