@@ -32,7 +32,13 @@ struct Reconstruct: ParsableCommand {
     @Option(help: "Image shape HxW (default: the model's training data, or a square d).")
     var shape: String?
 
+    func validate() throws {
+        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if let shape, ImageShape(shape) == nil { throw ValidationError("--shape must look like 28x28") }
+    }
+
     func run() throws {
+        try FilePlan(inputs: ["MODEL": model, "DATA": data, "--mask": mask], outputs: ["--out": out, "--image": image]).check()
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
         let samples = try loadData(data, dimension: d).samples
