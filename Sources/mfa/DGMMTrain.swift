@@ -65,6 +65,8 @@ struct DGMMTrain: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    @OptionGroup var csv: CSVArguments
+
     func validate() throws {
         if restarts < 1 { throw ValidationError("--restarts must be at least 1") }
     }
@@ -76,9 +78,9 @@ struct DGMMTrain: ParsableCommand {
     func run() throws {
         try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from], outputs: ["--out": out],
                      inPlace: [("--from", "--out")]).check()
-        let x = try DataFile.open(data).samples
+        let x = try DataFile.open(data, csv: csv.options()).samples
         let shape = try DGMMShape(dimension: x.columns, components: components.values, latent: latent.values)
-        let validationSet = try validation.map { try openData($0, dimension: x.columns) }
+        let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         say("training a DGMM (\(shape), \(shape.pathCount) paths) on \(x.rows) samples (\(data)), \(restarts) restart\(restarts == 1 ? "" : "s")")
         let start = try from.map { path in
             guard let dgmm = try ModelFile.read(path).dgmm else { throw ValidationError("--from needs a DGMM model; \(path) holds an MFA") }

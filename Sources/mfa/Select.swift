@@ -28,6 +28,8 @@ struct Select: ParsableCommand {
 
     @OptionGroup var training: TrainingArguments
 
+    @OptionGroup var csv: CSVArguments
+
     func values(_ text: String, name: String) throws -> [Int] {
         let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
@@ -39,8 +41,8 @@ struct Select: ParsableCommand {
     func run() throws {
         try FilePlan(inputs: ["DATA": data, "--validation": validation], outputs: ["--out": out]).check()
         let grid = try values(components, name: "components").flatMap { k in try values(latent, name: "latent").map { (k, $0) } }
-        let x = try loadData(data).samples
-        let validationSet = try validation.map { try loadData($0, dimension: x.columns).samples }
+        let x = try loadData(data, csv: csv.options()).samples
+        let validationSet = try validation.map { try loadData($0, dimension: x.columns, csv: csv.options()).samples }
         let (rows, best) = try select(x, grid: grid, validation: validationSet, on: try training.backendOptions.make())
         var metadata = training.metadata
         metadata["training.data"] = data

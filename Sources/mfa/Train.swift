@@ -45,6 +45,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var training: TrainingArguments
 
+    @OptionGroup var csv: CSVArguments
+
     func validate() throws {
         if components < 1 { throw ValidationError("--components must be at least 1") }
         if latent < 0 { throw ValidationError("--latent must be at least 0") }
@@ -60,8 +62,8 @@ struct Train: ParsableCommand {
                      outputs: ["--out": out, "--checkpoint": checkpoint],
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
-        let (x, imageShape) = try DataFile.open(data)
-        let validationSet = try validation.map { try openData($0, dimension: x.columns) }
+        let (x, imageShape) = try DataFile.open(data, csv: csv.options())
+        let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         let start = try from.map { path in
             let contents = try ModelFile.read(path)
             guard contents.dgmm == nil else { throw ValidationError("--from needs an MFA model; \(path) holds a DGMM") }
