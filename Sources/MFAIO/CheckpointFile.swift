@@ -29,7 +29,12 @@ public enum CheckpointFile {
     }
 
     public static func read(_ path: String) throws -> Checkpoint {
-        let (tensors, metadata) = try Safetensors.read(path: path)
+        try parse(readFile(path), path: path)
+    }
+
+    /// The same from bytes already read (`path` names them in errors; the fuzzer's entry).
+    public static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        let (tensors, metadata) = try Safetensors.parse(bytes, path: path)
         guard metadata["kind"] == kind else {
             throw MFAError.malformedFile(path: path, reason: "not an SGD checkpoint (kind \(metadata["kind"] ?? "missing"))")
         }
