@@ -63,6 +63,8 @@ struct Train: ParsableCommand {
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data, csv: csv.options())
+        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: training.optimiser.batchSize,
+                                  what: "K=\(components) l=\(latent) in d=\(x.columns)")
         let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         let start = try from.map { path in
             let contents = try ModelFile.read(path)

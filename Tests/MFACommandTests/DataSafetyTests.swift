@@ -131,6 +131,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: workspace["s.npy"]))
     }
 
+    @Test("A mixture too large for memory is refused before training; its 8 GB memory-mapped data do not count")
+    func oversizedTrainingIsRefused() throws {
+        let workspace = Workspace()
+        // A sparse .npy of 1,000,000 × 2,000 float32 zeros: 8 GB on paper, no disk blocks.
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 2000), }"
+        let padded = header + String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
+        let prefix = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.count), 0] + Array(padded.utf8)
+        #expect(FileManager.default.createFile(atPath: workspace["big.npy"], contents: Data(prefix)))
+        #expect(truncate(workspace["big.npy"], off_t(prefix.count + 1_000_000 * 2_000 * 4)) == 0)
+        // Past the memory check, stopped by the missing --from before any training.
+        let small = try Tool.run(["train", workspace["big.npy"], "-c", "2", "-l", "1", "--from", workspace["absent.safetensors"],
+                                  "-o", workspace["m.safetensors"]])
+        #expect(small.stderr.contains("absent.safetensors: no such file"), "a mapped input is not counted: \(small.stderr)")
+        let outcome = try Tool.run(["train", workspace["big.npy"], "-c", "100000", "-l", "1999", "-o", workspace["m.safetensors"]])
+        #expect(outcome.status == 1)
+        #expect(errorLines(outcome) == ["Error: K=100000 l=1999 in d=2000 would need 11.8 TiB of memory; this machine has \(MemoryLimit.byteText(MemoryLimit.physicalBytes))"])
+    }
+
     @Test("reconstruct --count 0 is refused before anything is written")
     func reconstructCountZero() throws {
         let workspace = try Self.prepared()
