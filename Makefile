@@ -54,8 +54,10 @@ dgmm-experiment: build
 bench: setup
 	swift run -c release TrainingStepBenchmark
 
-# The readers (npy, IDX, gzip, CSV, safetensors) under libFuzzer and AddressSanitizer for
-# FUZZ_SECONDS (default 120), starting from and adding to the committed corpus in Fuzz/Corpus.
+# The readers (npy, IDX, gzip, CSV with its header guess and missing values, safetensors, model
+# and checkpoint files) under libFuzzer and AddressSanitizer for FUZZ_SECONDS (default 120),
+# starting from and adding to the committed corpus in Fuzz/Corpus. lld ships with the Swift
+# toolchain. Works in a clone of any name (Fuzz/Package.swift finds the parent's identity).
 FUZZ_SECONDS ?= 120
 fuzz: setup
 	swift build -c debug --package-path Fuzz --scratch-path .build-fuzz \

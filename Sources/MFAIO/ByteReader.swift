@@ -34,6 +34,7 @@ struct ByteReader {
 
 /// Reads a whole file, with a one-line error if it cannot.
 func readFile(_ path: String) throws -> [UInt8] {
+    try FileIdentity.checkReadable(path)
     guard let data = FileManager.default.contents(atPath: path) else {
         let exists = FileManager.default.fileExists(atPath: path)
         throw MFAError.fileAccess(path: path, reason: exists ? "cannot be read" : "no such file")

@@ -37,16 +37,21 @@ public enum CheckpointFile {
     }
 
     public static func read(_ path: String) throws -> TrainingCheckpoint {
-        let file = try Safetensors.readExact(path: path)
+        try parse(readFile(path), path: path)
+    }
+
+    /// The same from bytes already read (`path` names them in errors; the fuzzer's entry).
+    public static func parse(_ bytes: [UInt8], path: String) throws -> TrainingCheckpoint {
+        let file = try Safetensors.parseExact(bytes, path: path)
         switch file.metadata["kind"] {
-        case kind: return try parse(file, path: path)
-        case previousKind: return try parsePrevious(file, path: path)
+        case kind: return try decode(file, path: path)
+        case previousKind: return try decodePrevious(file, path: path)
         default:
             throw MFAError.malformedFile(path: path, reason: "not a training checkpoint (kind \(file.metadata["kind"] ?? "missing"))")
         }
     }
 
-    static func parse(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
+    static func decode(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
         let fields = MetadataFields(metadata: file.metadata, path: path)
         var state = StrategyState(), best = StrategyState()
         for (name, tensor) in file.float32 {
@@ -78,7 +83,7 @@ public enum CheckpointFile {
 
     /// An SGD checkpoint of the previous release: the same SGD state, with only the data's row count,
     /// the epochs and the batch size recorded to compare on resume.
-    static func parsePrevious(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
+    static func decodePrevious(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
         let fields = MetadataFields(metadata: file.metadata, path: path)
         var state = StrategyState(floats: file.float32.mapValues(\.values), integers: ["step": try fields.integer("step")])
         if let factor = file.metadata["learning_rate_factor"].flatMap(UInt32.init) { state.floats["learning_rate_factor"] = [Float(bitPattern: factor)] }

@@ -36,12 +36,14 @@ public struct ImageShape: Sendable, Equatable, CustomStringConvertible {
 /// Unsigned-byte data (pixels) are scaled to [0, 1]; N×H×W arrays are flattened to N×(H·W).
 /// NaN or infinite values are rejected with their position.
 public enum DataFile {
-    public static func load(_ path: String) throws -> Dataset {
-        try parse(readFile(path), path: path)
+    /// `csv` says how CSV files are read; its `missingAllowed` also lets NaN through in .npy and IDX
+    /// files (as missing values, for `mfa reconstruct`).
+    public static func load(_ path: String, csv: CSV.Options = CSV.Options()) throws -> Dataset {
+        try parse(readFile(path), path: path, csv: csv)
     }
 
     /// The same from bytes already read (`path` names them in errors).
-    public static func parse(_ raw: [UInt8], path: String) throws -> Dataset {
+    public static func parse(_ raw: [UInt8], path: String, csv: CSV.Options = CSV.Options()) throws -> Dataset {
         var bytes = raw
         if Gzip.isCompressed(bytes) { bytes = try Gzip.decompress(bytes, path: path) }
         let dataset: Dataset
@@ -50,9 +52,14 @@ public enum DataFile {
         } else if IDX.isIDX(bytes) {
             dataset = try makeDataset(from: IDX.parse(bytes, path: path), path: path)
         } else {
-            dataset = Dataset(samples: try CSV.parse(bytes, path: path))
+            dataset = Dataset(samples: try CSV.parse(bytes, path: path, options: csv))
         }
-        try dataset.samples.validateFinite(name: path)
+        if csv.missingAllowed, let index = dataset.samples.values.firstIndex(where: { $0.isInfinite }) {
+            let columns = max(dataset.samples.columns, 1)
+            throw MFAError.nonFiniteInput("\(path) holds \(dataset.samples.values[index]) at row \(index / columns), column \(index % columns)")
+        } else if !csv.missingAllowed {
+            try dataset.samples.validateFinite(name: path)
+        }
         guard dataset.samples.rows > 0, dataset.samples.columns > 0 else {
             throw MFAError.malformedFile(path: path, reason: "holds no samples")
         }
@@ -71,15 +78,19 @@ public enum DataFile {
 
     /// A source to train from: uncompressed `.npy` and IDX files are memory-mapped and streamed
     /// (data larger than memory); gzipped and CSV files are read into memory as by `load`.
-    public static func open(_ path: String) throws -> (samples: any SampleSource, imageShape: ImageShape?) {
-        let handle = FileHandle(forReadingAtPath: path)
-        let magic = [UInt8](handle?.readData(ofLength: 6) ?? Data())
-        try? handle?.close()
+    public static func open(_ path: String, csv: CSV.Options = CSV.Options()) throws -> (samples: any SampleSource, imageShape: ImageShape?) {
+        // POSIX reads: FileHandle.readData traps (SIGILL) on a directory instead of throwing.
+        try FileIdentity.checkReadable(path)
+        var magic = [UInt8](repeating: 0, count: 6)
+        let descriptor = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw MFAError.fileAccess(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))") }
+        magic.removeLast(6 - max(0, pread(descriptor, &magic, 6, 0)))
+        close(descriptor)
         if Numpy.isNumpy(magic) || IDX.isIDX(magic) {
             let mapped = try MappedSamples(path: path)
             return (mapped, mapped.imageShape)
         }
-        let dataset = try load(path)
+        let dataset = try load(path, csv: csv)
         return (dataset.samples, dataset.imageShape)
     }
 

@@ -59,7 +59,12 @@ public enum ModelFile {
 
     /// Reads an MFA or a DGMM (the kind is in the metadata).
     public static func read(_ path: String) throws -> Contents {
-        let (tensors, metadata) = try Safetensors.read(path: path)
+        try parse(readFile(path), path: path)
+    }
+
+    /// The same from bytes already read (`path` names them in errors; the fuzzer's entry).
+    public static func parse(_ bytes: [UInt8], path: String) throws -> Contents {
+        let (tensors, metadata) = try Safetensors.parse(bytes, path: path)
         switch metadata["kind"] ?? "mfa" {
         case "mfa": break
         case "dgmm": return try readDGMM(tensors, metadata: metadata, path: path)

@@ -64,7 +64,7 @@ public enum Numpy {
             throw MFAError.malformedFile(path: path, reason: "shape \(shape) is impossible")
         }
         guard let scalar = Scalar(dtype) else {
-            throw MFAError.malformedFile(path: path, reason: "unsupported dtype \(dtype) (use float32, float64 or an integer type)")
+            throw MFAError.malformedFile(path: path, reason: "unsupported dtype \(dtype) (use float32, float64, an integer type or bool)")
         }
         return Header(shape: shape, dtype: dtype, scalar: scalar, count: count, dataOffset: reader.position)
     }
@@ -106,7 +106,7 @@ public enum Numpy {
                   let width = Int(dtype.dropFirst(2)) else { return nil }
             let kind = dtype[dtype.index(after: dtype.startIndex)]
             switch (kind, width) {
-            case ("f", 4), ("f", 8), ("u", 1), ("u", 2), ("u", 4), ("u", 8), ("i", 1), ("i", 2), ("i", 4), ("i", 8): break
+            case ("f", 4), ("f", 8), ("b", 1), ("u", 1), ("u", 2), ("u", 4), ("u", 8), ("i", 1), ("i", 2), ("i", 4), ("i", 8): break
             default: return nil
             }
             self.kind = kind
@@ -133,6 +133,7 @@ public enum Numpy {
             switch (kind, width) {
             case ("f", 4): return Float(bitPattern: UInt32(truncatingIfNeeded: bits))
             case ("f", 8): return Float(Double(bitPattern: bits))
+            case ("b", _): return bits == 0 ? 0 : 1  // numpy's bool, e.g. a mask from np.isnan
             case ("u", _): return Float(bits)
             default:
                 let shift = UInt64(64 - 8 * width)

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import MFA
 
@@ -49,7 +50,7 @@ public enum Safetensors {
         }
         var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
-        try AtomicFile.write(littleEndianBytes(UInt64(json.count)) + json + data, to: path)
+        try AtomicFile.write(try sealed(littleEndianBytes(UInt64(json.count)) + json + data), to: path)
     }
 
     /// A file's tensors in their own precision: F32 as `Tensor`, F64 as `Tensor64`.
@@ -60,7 +61,11 @@ public enum Safetensors {
     }
 
     public static func readExact(path: String) throws -> ExactFile {
-        let (entries, metadata) = try entries(readFile(path), path: path)
+        try parseExact(readFile(path), path: path)
+    }
+
+    public static func parseExact(_ bytes: [UInt8], path: String) throws -> ExactFile {
+        let (entries, metadata) = try entries(bytes, path: path)
         var file = ExactFile(float32: [:], float64: [:], metadata: metadata)
         for (name, entry) in entries {
             if entry.width == 4 {
@@ -104,13 +109,10 @@ public enum Safetensors {
             throw MFAError.malformedFile(path: path, reason: "not a safetensors file (header is not a JSON object)")
         }
         let data = try reader.take(reader.remaining, what: "the data")
-        var metadata = [String: String]()
+        let metadata = (header["__metadata__"] as? [String: String]) ?? [:]
+        try verifyChecksum(data, metadata: metadata, path: path)
         var tensors = [String: Entry]()
-        for (name, entry) in header {
-            if name == "__metadata__" {
-                metadata = (entry as? [String: String]) ?? [:]
-                continue
-            }
+        for (name, entry) in header where name != "__metadata__" {
             guard let info = entry as? [String: Any], let dtype = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw MFAError.malformedFile(path: path, reason: "tensor \(name) has a malformed entry")
@@ -129,5 +131,57 @@ public enum Safetensors {
             tensors[name] = Entry(shape: shape, width: width, count: count, bytes: slice)
         }
         return (tensors, metadata)
+    }
+}
+
+// MARK: Checksum
+
+/// Files this project writes carry `__metadata__["checksum"] = "crc32:XXXXXXXX"`: zlib's CRC-32 of
+/// the whole data section (every tensor's bytes, whatever the dtype) followed by every other
+/// metadata entry (sorted by key, each as key, NUL, value, NUL). A flipped bit in the tensors or in
+/// a checkpoint's position is then refused, not resumed from. Files without the key (numpy, the
+/// safetensors library, older releases) are read as before.
+extension Safetensors {
+    static let checksumKey = "checksum"
+
+    static func checksum(_ data: ArraySlice<UInt8>, metadata: [String: String]) -> String {
+        var crc = crc32(0, nil, 0)
+        func add(_ bytes: UnsafeRawBufferPointer) {
+            var start = 0
+            while start < bytes.count {  // zlib's length is 32-bit
+                let length = min(bytes.count - start, 1 << 30)
+                crc = crc32(crc, bytes.baseAddress!.advanced(by: start).assumingMemoryBound(to: Bytef.self), uInt(length))
+                start += length
+            }
+        }
+        data.withUnsafeBytes(add)
+        for key in metadata.keys.sorted() where key != checksumKey {
+            (Array(key.utf8) + [0] + Array(metadata[key]!.utf8) + [0]).withUnsafeBytes(add)
+        }
+        return String(format: "crc32:%08x", UInt32(crc))
+    }
+
+    /// `bytes` (a whole file as `write` assembles it) with the checksum added to its metadata.
+    static func sealed(_ bytes: [UInt8]) throws -> [UInt8] {
+        var reader = ByteReader(bytes, path: "")
+        let headerLength = Int(try reader.littleEndianUInt(8, what: "the header length"))
+        guard var header = try JSONSerialization.jsonObject(with: Data(try reader.take(headerLength, what: "the header"))) as? [String: Any] else {
+            throw MFAError.invalidArgument("safetensors header is not a JSON object")
+        }
+        let data = bytes[(8 + headerLength)...]
+        var metadata = (header["__metadata__"] as? [String: String]) ?? [:]
+        metadata[checksumKey] = checksum(data, metadata: metadata)
+        header["__metadata__"] = metadata
+        var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
+        return littleEndianBytes(UInt64(json.count)) + json + data
+    }
+
+    static func verifyChecksum(_ data: ArraySlice<UInt8>, metadata: [String: String], path: String) throws {
+        guard let stored = metadata[checksumKey] else { return }
+        let computed = checksum(data, metadata: metadata)
+        guard stored == computed else {
+            throw MFAError.malformedFile(path: path, reason: "corrupted: checksum \(computed) does not match the stored \(stored)")
+        }
     }
 }

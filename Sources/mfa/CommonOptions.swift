@@ -54,10 +54,12 @@ struct ModelAndData: ParsableArguments {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    @OptionGroup var csv: CSVArguments
+
     /// The model file and the data (streamed from .npy and IDX files), checked against its d.
     func load() throws -> (contents: ModelFile.Contents, samples: any SampleSource) {
         let contents = try ModelFile.read(model)
-        return (contents, try openData(data, dimension: contents.model.shape.dimension))
+        return (contents, try openData(data, dimension: contents.model.shape.dimension, csv: csv))
     }
 }
 
@@ -66,8 +68,8 @@ func printError(_ message: String) {
 }
 
 /// Opens a data file for streaming (see `DataFile.open`) and checks it against the model's dimension.
-func openData(_ path: String, dimension: Int) throws -> any SampleSource {
-    let samples = try DataFile.open(path).samples
+func openData(_ path: String, dimension: Int, csv: CSVArguments) throws -> any SampleSource {
+    let samples = try DataFile.open(path, csv: csv.options()).samples
     guard samples.columns == dimension else {
         throw MFAError.shapeMismatch("\(path) has d = \(samples.columns), the model has d = \(dimension)")
     }
@@ -75,8 +77,8 @@ func openData(_ path: String, dimension: Int) throws -> any SampleSource {
 }
 
 /// Loads a data file and checks it against the model's dimension.
-func loadData(_ path: String, dimension: Int? = nil) throws -> Dataset {
-    let dataset = try DataFile.load(path)
+func loadData(_ path: String, dimension: Int? = nil, csv: CSV.Options) throws -> Dataset {
+    let dataset = try DataFile.load(path, csv: csv)
     if let dimension, dataset.samples.columns != dimension {
         throw MFAError.shapeMismatch("\(path) has d = \(dataset.samples.columns), the model has d = \(dimension)")
     }

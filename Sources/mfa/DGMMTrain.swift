@@ -64,6 +64,8 @@ struct DGMMTrain: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    @OptionGroup var csv: CSVArguments
+
     var restarts: Int { optimiser.restarts }
 
     func validate() throws {
@@ -80,9 +82,14 @@ struct DGMMTrain: ParsableCommand {
     var initialTemperature: Double { temperature ?? (from == nil ? 4 : 1) }
 
     func run() throws {
-        let x = try DataFile.open(data).samples
+        try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from, "--resume": checkpoints.resume],
+                     outputs: ["--out": out, "--checkpoint": checkpoints.checkpoint],
+                     inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
+        let x = try DataFile.open(data, csv: csv.options()).samples
         let shape = try DGMMShape(dimension: x.columns, components: components.values, latent: latent.values)
-        let validationSet = try validation.map { try openData($0, dimension: x.columns) }
+        try requireTrainingMemory(components: shape.pathCount, dimension: x.columns, latent: shape.latent[0],
+                                  batchSize: optimiser.batchSize, what: "a DGMM of \(shape.pathCount) paths in d=\(x.columns)")
+        let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         say("training a DGMM (\(shape), \(shape.pathCount) paths) on \(x.rows) samples (\(data)), \(restarts) restart\(restarts == 1 ? "" : "s")")
         let start = try from.map { path in
             guard let dgmm = try ModelFile.read(path).dgmm else { throw ValidationError("--from needs a DGMM model; \(path) holds an MFA") }

@@ -9,6 +9,7 @@ struct Info: ParsableCommand {
     var model: String
 
     func run() throws {
+        try FilePlan(inputs: ["MODEL": model], outputs: [:]).check()
         let contents = try ModelFile.read(model)
         if let dgmm = contents.dgmm {
             say("kind: dgmm")

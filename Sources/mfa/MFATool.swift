@@ -1,11 +1,56 @@
 import ArgumentParser
+import Foundation
+import MFA
 
 @main
 struct MFATool: ParsableCommand {
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "mfa",
         abstract: "Train and use mixtures of factor analysers (precision-form SGD, DESIGN.md).",
+        version: version,
         subcommands: [Train.self, Select.self, Score.self, Predict.self, Sample.self, Reconstruct.self, Outliers.self, Info.self, Devices.self,
                       DGMMCommand.self, Simulate.self, ARI.self]
     )
+
+    /// Like ArgumentParser's `main`, except after parsing: a failure while running is one
+    /// `Error: …` line and status 1, without the usage text meant for mistyped options.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let unknown = unknownHelpTopic(arguments) {
+            printError("Error: 'mfa help \(unknown)': there is no such command; 'mfa help' lists them")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error where error is MFAError || error is ValidationError {
+            let text = String(describing: error)
+            printError("Error: " + text.split(whereSeparator: \.isNewline).joined(separator: " "))
+            Foundation.exit(exitStatus(for: error))
+        } catch {
+            exit(withError: error)  // `help` and --help requests, exit codes
+        }
+    }
+
+    /// The status a failure while running exits with.
+    static func exitStatus(for error: Error) -> Int32 { ExitCode.failure.rawValue }
+
+    /// `mfa help a b`: the first of a, b that names no (sub)command, or nil. ArgumentParser shows
+    /// the top-level help for an unknown topic and exits 0, so a typo would pass for success.
+    static func unknownHelpTopic(_ arguments: [String]) -> String? {
+        guard arguments.first == "help" else { return nil }
+        var current: ParsableCommand.Type = MFATool.self
+        for name in arguments.dropFirst() where !name.hasPrefix("-") {
+            guard let next = current.configuration.subcommands.first(where: { $0._commandName == name }) else { return name }
+            current = next
+        }
+        return nil
+    }
 }

@@ -22,10 +22,13 @@ struct Outliers: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    @OptionGroup var csv: CSVArguments
+
     func run() throws {
+        try FilePlan(inputs: ["MODEL": model, "--inliers": inliers, "--outliers": outliers], outputs: ["--roc": roc]).check()
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
-        let inlierData = try openData(inliers, dimension: d), outlierData = try openData(outliers, dimension: d)
+        let inlierData = try openData(inliers, dimension: d, csv: csv), outlierData = try openData(outliers, dimension: d, csv: csv)
         let (inlierScores, outlierScores) = try score(contents.model, inlierData, outlierData, on: try backendOptions.make())
         // Outliers are the positives, ranked by −log p(x).
         let curve = try ROC(positives: outlierScores.map { -$0 }, negatives: inlierScores.map { -$0 })

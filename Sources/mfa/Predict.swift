@@ -24,6 +24,7 @@ struct Predict: ParsableCommand {
     var layer: Int?
 
     func run() throws {
+        try FilePlan(inputs: ["MODEL": input.model, "DATA": input.data], outputs: ["--out": out, "--probabilities": probabilities]).check()
         let (contents, samples) = try input.load()
         let model = contents.model
         var component = { (path: Int) in path }
@@ -35,6 +36,9 @@ struct Predict: ParsableCommand {
             component = { shape.choices(path: $0)[layer - 1] }
         }
         let k = model.shape.components
+        // Every sample's responsibilities stay in memory (float32), and as float64 for --probabilities.
+        try MemoryLimit.require([samples.rows, k], bytesEach: probabilities == nil ? 4 : 20,
+                                for: "the responsibilities of \(samples.rows) samples under \(k) components")
         let r = try responsibilities(model, samples, on: try input.backendOptions.make())
         let labels = (0..<samples.rows).map { n in
             Double(component((0..<k).max(by: { r[n * k + $0] < r[n * k + $1] })!))

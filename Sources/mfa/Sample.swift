@@ -30,8 +30,11 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
+        try FilePlan(inputs: ["MODEL": model], outputs: ["--out": out, "--image": image]).check()
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
+        // The draws as float32, their float64 copy and the file's bytes.
+        try MemoryLimit.require([count, d], bytesEach: 16, for: "--count \(count) samples of d = \(d)")
         // Decide the image tile before writing anything, so that a bad --shape loses nothing.
         let tile = try image.map { _ in try imageTile(dimension: d, requested: shape, stored: contents.imageShape) }
         var random = RandomGenerator(seed: seed)

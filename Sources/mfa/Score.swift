@@ -13,7 +13,9 @@ struct Score: ParsableCommand {
     var out: String?
 
     func run() throws {
+        try FilePlan(inputs: ["MODEL": input.model, "DATA": input.data], outputs: ["--out": out]).check()
         let (contents, samples) = try input.load()
+        try MemoryLimit.require([samples.rows], bytesEach: 16, for: "the scores of \(samples.rows) samples")
         let scores = try score(contents.model, samples, on: try input.backendOptions.make())
         if let out { try Numpy.write(scores, shape: [scores.count], dtype: "<f8", to: out) }
         say(String(format: "mean log-likelihood %.4f nats per sample over %d samples", scores.reduce(0, +) / Double(scores.count), scores.count))

@@ -28,6 +28,8 @@ struct Select: ParsableCommand {
 
     @OptionGroup var training: TrainingArguments
 
+    @OptionGroup var csv: CSVArguments
+
     func validate() throws {
         if criterion == .validation, validation == nil { throw ValidationError("--criterion validation needs --validation data") }
     }
@@ -41,9 +43,14 @@ struct Select: ParsableCommand {
     }
 
     func run() throws {
+        try FilePlan(inputs: ["DATA": data, "--validation": validation], outputs: ["--out": out]).check()
         let grid = try values(components, name: "components").flatMap { k in try values(latent, name: "latent").map { (k, $0) } }
-        let x = try loadData(data).samples
-        let validationSet = try validation.map { try loadData($0, dimension: x.columns).samples }
+        let x = try loadData(data, csv: csv.options()).samples
+        for (k, l) in grid {
+            try requireTrainingMemory(components: k, dimension: x.columns, latent: l, batchSize: training.optimiser.batchSize,
+                                      what: "K=\(k) l=\(l) in d=\(x.columns)")
+        }
+        let validationSet = try validation.map { try loadData($0, dimension: x.columns, csv: csv.options()).samples }
         let (rows, best) = try select(x, grid: grid, validation: validationSet, on: try training.backendOptions.make())
         var record = training.record(data: data)
         record.extra["selection.criterion"] = criterion.rawValue

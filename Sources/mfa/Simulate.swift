@@ -57,7 +57,12 @@ struct SimulateDGMM: ParsableCommand {
     }
 
     func run() throws {
+        try FilePlan(inputs: [:], outputs: ["--out": out, "--labels": labels, "--layer-labels": layerLabels, "--model": model]).check()
         let shape = try DGMMShape(dimension: dimension, components: components.values, latent: latent.values)
+        // The samples (float32, a float64 copy, the file's bytes) and the path mixture drawn from (d×(R_1 + 2) per path, float32, with workspace).
+        try MemoryLimit.require([count, dimension], bytesEach: 16, for: "--count \(count) samples of d = \(dimension)")
+        try MemoryLimit.require([shape.pathCount, dimension, latent.values[0] + 2], bytesEach: 16,
+                                for: "a DGMM of \(shape.pathCount) paths in d = \(dimension)")
         var random = RandomGenerator(seed: seed)
         let truth = try DGMMSimulation.model(shape, separation: separation, random: &random)
         let (samples, paths) = try truth.sample(count: count, random: &random)
@@ -90,6 +95,7 @@ struct ARI: ParsableCommand {
     var layer: Int?
 
     func run() throws {
+        try FilePlan(inputs: ["FIRST": first, "SECOND": second], outputs: [:]).check()
         let index = try adjustedRandIndex(try labels(first), try labels(second))
         say(String(format: "%.4f", index))
     }

@@ -38,6 +38,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var training: TrainingArguments
 
+    @OptionGroup var csv: CSVArguments
+
     func validate() throws {
         if components < 1 { throw ValidationError("--components must be at least 1") }
         if latent < 0 { throw ValidationError("--latent must be at least 0") }
@@ -46,9 +48,14 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from, "--resume": checkpoints.resume],
+                     outputs: ["--out": out, "--checkpoint": checkpoints.checkpoint],
+                     inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
-        let (x, imageShape) = try DataFile.open(data)
-        let validationSet = try validation.map { try openData($0, dimension: x.columns) }
+        let (x, imageShape) = try DataFile.open(data, csv: csv.options())
+        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: training.optimiser.batchSize,
+                                  what: "K=\(components) l=\(latent) in d=\(x.columns)")
+        let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         let start = try from.map { path in
             let contents = try ModelFile.read(path)
             guard contents.dgmm == nil else { throw ValidationError("--from needs an MFA model; \(path) holds a DGMM") }

@@ -66,6 +66,13 @@ import Testing
         let path = directory.file("nan.npy", bytes: npyBytes(descr: "<f4", shape: "(2, 2)", data: floatBytes([1, 2, 3, .nan])))
         #expect(throws: MFAError.nonFiniteInput("\(path) holds nan at row 1, column 1")) { try DataFile.load(path) }
     }
+
+    @Test("A boolean array (numpy's |b1, e.g. np.isnan(X)) reads as 0 and 1")
+    func booleans() throws {
+        let directory = TemporaryDirectory()
+        let array = try Numpy.read(path: directory.file("mask.npy", bytes: npyBytes(descr: "|b1", shape: "(2, 2)", data: [0, 1, 1, 0])))
+        #expect(array.values == [0, 1, 1, 0] && array.shape == [2, 2])
+    }
 }
 
 extension Array where Element == UInt8 {

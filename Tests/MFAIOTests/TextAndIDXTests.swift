@@ -25,9 +25,63 @@ import Testing
         #expect(throws: MFAError.malformedFile(path: ragged, reason: "line 2 has 2 fields, expected 3")) { try DataFile.load(ragged) }
         let word = directory.file("w.csv", text: "1,2\n3,x\n")
         #expect(throws: MFAError.malformedFile(path: word, reason: "line 2, column 2: 'x' is not a number")) { try DataFile.load(word) }
-        let nan = directory.file("nan.csv", text: "1,2\nnan,4\n")
-        #expect(throws: MFAError.nonFiniteInput("\(nan): line 2, column 1 is nan")) { try DataFile.load(nan) }
+        let infinite = directory.file("inf.csv", text: "1,2\ninf,4\n")
+        #expect(throws: MFAError.nonFiniteInput("\(infinite): line 2, column 1 is inf")) { try DataFile.load(infinite) }
     }
+
+    @Test("A header of column names is reported, with a hint when its first column is a pandas index")
+    func headerIsReported() throws {
+        let directory = TemporaryDirectory()
+        let notes = NoteCollector()
+        let plain = try DataFile.load(directory.file("h.csv", text: "height,weight\n1,2\n"), csv: CSV.Options(note: notes.add))
+        #expect(plain.samples.rows == 1)
+        #expect(notes.all == ["\(directory.path)/h.csv: line 1 read as column names (height, weight)"])
+        let indexed = directory.file("i.csv", text: ",height,weight\n0,1,2\n1,3,4\n")
+        _ = try DataFile.load(indexed, csv: CSV.Options(note: notes.add))
+        #expect(notes.all.last?.hasSuffix("drop it with --skip-columns 1") == true)
+    }
+
+    @Test("--skip-columns drops a pandas index or R's quoted row names", arguments: [
+        ",height,weight\n0,1,2\n1,3,4\n",        // pandas, named columns
+        ",0,1\n0,1,2\n1,3,4\n",                  // pandas, an unnamed frame: its column names are 0, 1, …
+        "\"\",\"height\",\"weight\"\n\"1\",1,2\n\"2\",3,4\n",  // R's write.csv
+    ])
+    func skipColumns(text: String) throws {
+        let directory = TemporaryDirectory()
+        let dataset = try DataFile.load(directory.file("d.csv", text: text), csv: CSV.Options(skipColumns: 1))
+        #expect(dataset.samples == (try Matrix(rows: 2, columns: 2, values: [1, 2, 3, 4])))
+    }
+
+    @Test("A bad field is reported by line and column, quoting at most 20 characters of it")
+    func badFieldPlace() throws {
+        let directory = TemporaryDirectory()
+        let long = String(repeating: "x", count: 500)
+        let path = directory.file("b.csv", text: "1,2,3\n4,5,\(long)\n")
+        #expect(throws: MFAError.malformedFile(path: path, reason: "line 2, column 3: '\(String(repeating: "x", count: 20))…' is not a number")) {
+            try DataFile.load(path)
+        }
+    }
+
+    @Test("NA and empty fields are an error naming the place, or NaN where missing values are allowed", arguments: ["NA", "", "nan"])
+    func missingValues(marker: String) throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("m.csv", text: "1,2\n3,\(marker)\n")
+        #expect {
+            try DataFile.load(path)
+        } throws: { error in
+            "\(error)".contains("line 2, column 2 is") && "\(error)".contains("missing value")
+        }
+        let allowed = try DataFile.load(path, csv: CSV.Options(missingAllowed: true)).samples
+        #expect(allowed.values[0...2] == [1, 2, 3] && allowed.values[3].isNaN)
+    }
+}
+
+/// Collects a reader's notes (thread-safe, as `CSV.Options.note` must be `Sendable`).
+final class NoteCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var notes = [String]()
+    var all: [String] { lock.withLock { notes } }
+    func add(_ note: String) { lock.withLock { notes.append(note) } }
 }
 
 @Suite struct IDXTests {

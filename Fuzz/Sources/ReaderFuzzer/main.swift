@@ -9,9 +9,13 @@ func readAll(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     _ = try? DataFile.parse(bytes, path: "fuzz")            // gzip, .npy, IDX, CSV
-    _ = try? Safetensors.parse(bytes, path: "fuzz")         // models and checkpoints
+    _ = try? Safetensors.parse(bytes, path: "fuzz")         // the container of models and checkpoints
+    _ = try? ModelFile.parse(bytes, path: "fuzz")           // an MFA or DGMM model from it
+    _ = try? CheckpointFile.parse(bytes, path: "fuzz")      // a training checkpoint from it
     _ = try? Numpy.parse(bytes, path: "fuzz")
     _ = try? IDX.parse(bytes, path: "fuzz")
+    // CSV's header guess, --skip-columns and missing values as reconstruct reads them.
+    _ = try? CSV.parse(bytes, path: "fuzz", options: CSV.Options(skipColumns: 1, missingAllowed: true, note: { _ in }))
     return 0
 }
 
