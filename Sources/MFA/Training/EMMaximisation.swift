@@ -38,41 +38,10 @@ struct EMMaximisation {
                 for j in 0..<d { unflooredNoise[c * d + j] = diagonalS[j] }
                 continue
             }
-            let gamma = { (j: Int, i: Int) in Double(canonical.precisionLoadings[(c * d + j) * l + i]) }
-            let g = (0..<l).map { i in (0..<d).reduce(0.0) { $0 + gamma($1, i) * shift[$1] } }
-            let t = (0..<l).map { stats.totals[c * l + $0] }
-            let root = (0..<l).map { Double(eigenvalues[c * l + $0]).squareRoot() }
-            // Sβᵀ [d, l]
-            var sb = [Double](repeating: 0, count: d * l)
-            for j in 0..<d {
-                for i in 0..<l {
-                    let sum = stats.cross[(c * l + i) * d + j] - s1[j] * g[i] - mu[j] * (t[i] - n * g[i])
-                    sb[j * l + i] = sum * root[i] / n
-                }
-            }
-            // βSβᵀ + diag(λ) [l, l]
-            var a = [Double](repeating: 0, count: l * l)
-            for p in 0..<l {
-                for q in 0..<l {
-                    let uu = stats.secondMoments[(c * l + p) * l + q] - t[p] * g[q] - g[p] * t[q] + n * g[p] * g[q]
-                    a[p * l + q] = root[p] * uu * root[q] / n + (p == q ? root[p] * root[p] : 0)
-                }
-            }
-            guard let lower = SmallLinearAlgebra.cholesky(a, order: l) else {
-                throw MFAError.numerical("EM M-step: component \(c)'s latent moment matrix is not positive definite")
-            }
-            for j in 0..<d {
-                // Λ'_j = (Sβᵀ)_j A⁻¹: solve L Lᵀ yᵀ = (Sβᵀ)_jᵀ
-                var y = Array(sb[(j * l)..<((j + 1) * l)])
-                SmallLinearAlgebra.solveLower(lower, &y, order: l)
-                SmallLinearAlgebra.solveLowerTransposed(lower, &y, order: l)
-                var explained = 0.0
-                for i in 0..<l {
-                    next.loadings[(c * d + j) * l + i] = Float(y[i])
-                    explained += y[i] * sb[j * l + i]
-                }
-                unflooredNoise[c * d + j] = diagonalS[j] - explained
-            }
+            let (loadings, explained) = try factorUpdate(c, stats, n: n, s1: s1, mu: mu, shift: shift, canonical: canonical,
+                                                         eigenvalues: eigenvalues)
+            for p in 0..<(d * l) { next.loadings[c * d * l + p] = Float(loadings[p]) }
+            for j in 0..<d { unflooredNoise[c * d + j] = diagonalS[j] - explained[j] }
         }
         // Tied noise: the constrained maximisers are the mean over d (isotropic) and the N_k-weighted
         // mean over components (shared); then the floor.
@@ -80,5 +49,47 @@ struct EMMaximisation {
         next.noiseVariances = unflooredNoise.map { Float(max($0, minVariance)) }
         return try MixtureModel(shape: next.shape, weights: next.weights, means: next.means, loadings: next.loadings,
                                 noiseVariances: next.noiseVariances)
+    }
+
+    /// Component c's new loadings Λ' = Sβᵀ (βSβᵀ + diag(λ))⁻¹ [d, l], and rowsum(Λ' ∘ Sβᵀ) [d],
+    /// the variance they explain, from the sums re-centred on the new mean.
+    private func factorUpdate(_ c: Int, _ stats: EMStatistics, n: Double, s1: [Double], mu: [Double], shift: [Double],
+                              canonical: PrecisionParameters, eigenvalues: [Float]) throws -> (loadings: [Double], explained: [Double]) {
+        let (d, l) = (shape.dimension, shape.latent)
+        let gamma = { (j: Int, i: Int) in Double(canonical.precisionLoadings[(c * d + j) * l + i]) }
+        let g = (0..<l).map { i in (0..<d).reduce(0.0) { $0 + gamma($1, i) * shift[$1] } }
+        let t = (0..<l).map { stats.totals[c * l + $0] }
+        let root = (0..<l).map { Double(eigenvalues[c * l + $0]).squareRoot() }
+        // Sβᵀ [d, l]
+        var sb = [Double](repeating: 0, count: d * l)
+        for j in 0..<d {
+            for i in 0..<l {
+                let sum = stats.cross[(c * l + i) * d + j] - s1[j] * g[i] - mu[j] * (t[i] - n * g[i])
+                sb[j * l + i] = sum * root[i] / n
+            }
+        }
+        // βSβᵀ + diag(λ) [l, l]
+        var a = [Double](repeating: 0, count: l * l)
+        for p in 0..<l {
+            for q in 0..<l {
+                let uu = stats.secondMoments[(c * l + p) * l + q] - t[p] * g[q] - g[p] * t[q] + n * g[p] * g[q]
+                a[p * l + q] = root[p] * uu * root[q] / n + (p == q ? root[p] * root[p] : 0)
+            }
+        }
+        guard let lower = SmallLinearAlgebra.cholesky(a, order: l) else {
+            throw MFAError.numerical("EM M-step: component \(c)'s latent moment matrix is not positive definite")
+        }
+        var loadings = [Double](repeating: 0, count: d * l), explained = [Double](repeating: 0, count: d)
+        for j in 0..<d {
+            // Λ'_j = (Sβᵀ)_j A⁻¹: solve L Lᵀ yᵀ = (Sβᵀ)_jᵀ
+            var y = Array(sb[(j * l)..<((j + 1) * l)])
+            SmallLinearAlgebra.solveLower(lower, &y, order: l)
+            SmallLinearAlgebra.solveLowerTransposed(lower, &y, order: l)
+            for i in 0..<l {
+                loadings[j * l + i] = y[i]
+                explained[j] += y[i] * sb[j * l + i]
+            }
+        }
+        return (loadings, explained)
     }
 }
