@@ -70,19 +70,35 @@ extension CPUBackend {
         }
     }
 
+    /// Rows in blocks of 256, each block's sums over all components in its own slot, the slots
+    /// added in block order: contiguous reads, and the same sums whatever the number of cores.
     public func latentSecondMoments(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int,
                                     into moments: CPUBuffer) throws {
         let (k, l) = (shape.components, shape.latent)
-        try forEachChunk(of: k) { range in
-            for c in range {
-                let out = moments.pointer + c * l * l
-                out.update(repeating: 0, count: l * l)
-                for n in 0..<rows {
-                    let r = responsibilities.pointer[n * k + c]
-                    let z = latents.pointer + (n * k + c) * l
-                    for a in 0..<l { for b in 0..<l { out[a * l + b] += r * z[a] * z[b] } }
+        let block = 256, blocks = (rows + block - 1) / block, size = k * l * l
+        let partial = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(blocks * size, 1))
+        defer { partial.deallocate() }
+        try forEachChunk(of: blocks) { range in
+            for b in range {
+                let out = partial.baseAddress! + b * size
+                out.update(repeating: 0, count: size)
+                for n in (b * block)..<min((b + 1) * block, rows) {
+                    for c in 0..<k {
+                        let r = responsibilities.pointer[n * k + c]
+                        guard r != 0 else { continue }  // underflowed: adds nothing
+                        let z = latents.pointer + (n * k + c) * l, o = out + c * l * l
+                        for a in 0..<l {
+                            let rza = r * z[a]
+                            for q in 0..<l { o[a * l + q] += rza * z[q] }
+                        }
+                    }
                 }
             }
+        }
+        let out = moments.pointer
+        out.update(repeating: 0, count: size)
+        for b in 0..<blocks {
+            for p in 0..<size { out[p] += partial[b * size + p] }
         }
     }
 

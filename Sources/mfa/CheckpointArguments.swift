@@ -57,6 +57,9 @@ func optionName(_ setting: String) -> String {
     case "em_iterations_before_sgd": return "--init em:N, N ="
     case "shape": return "--components/--latent"
     case "max_iterations": return "--epochs (EM: --max-iterations)"
+    case "online_em_exponent": return "--step-exponent"
+    case "online_em_delay": return "--step-delay"
+    case "kmeans_sample_size": return "--kmeans-sample"
     default: return "--" + setting.replacingOccurrences(of: "_", with: "-")
     }
 }

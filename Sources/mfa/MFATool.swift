@@ -17,6 +17,7 @@ struct MFATool: ParsableCommand {
     /// Like ArgumentParser's `main`, except after parsing: a failure while running is one
     /// `Error: …` line and status 1, without the usage text meant for mistyped options.
     static func main() {
+        _ = processStart  // the clock `--history` counts from
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let unknown = unknownHelpTopic(arguments) {
             printError("Error: 'mfa help \(unknown)': there is no such command; 'mfa help' lists them")

@@ -47,7 +47,7 @@ struct Select: ParsableCommand {
         let grid = try values(components, name: "components").flatMap { k in try values(latent, name: "latent").map { (k, $0) } }
         let x = try loadData(data, csv: csv.options()).samples
         for (k, l) in grid {
-            try requireTrainingMemory(components: k, dimension: x.columns, latent: l, batchSize: training.optimiser.batchSize,
+            try requireTrainingMemory(components: k, dimension: x.columns, latent: l, batchSize: training.options.batchSize,
                                       what: "K=\(k) l=\(l) in d=\(x.columns)")
         }
         let validationSet = try validation.map { try loadData($0, dimension: x.columns, csv: csv.options()).samples }

@@ -5,7 +5,7 @@ import MFAIO
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a mixture of factor analysers: SGD in the precision form (default) or EM.",
+        abstract: "Train a mixture of factor analysers: online EM (default), batch EM, or SGD in the precision form.",
         discussion: """
             DATA is a .npy (float32/float64/integer; uint8 pixels are scaled to [0,1]), an IDX file \
             (MNIST/Fashion-MNIST, gzipped or not) or a numeric CSV file, one sample per row. \
@@ -33,6 +33,9 @@ struct Train: ParsableCommand {
 
     @OptionGroup var checkpoints: CheckpointArguments
 
+    @Option(help: "Write one row per epoch of the kept restart here (CSV: epoch,seconds,train_ll,validation_ll; seconds since the process started).")
+    var history: String?
+
     @Option(help: "Image shape HxW of each sample, for sample grids (default: from the data file, or a square d).")
     var shape: String?
 
@@ -49,11 +52,11 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from, "--resume": checkpoints.resume],
-                     outputs: ["--out": out, "--checkpoint": checkpoints.checkpoint],
+                     outputs: ["--out": out, "--checkpoint": checkpoints.checkpoint, "--history": history],
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data, csv: csv.options())
-        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: training.optimiser.batchSize,
+        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: training.options.batchSize,
                                   what: "K=\(components) l=\(latent) in d=\(x.columns)")
         let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         let start = try from.map { path in
@@ -65,10 +68,12 @@ struct Train: ParsableCommand {
         let backend = try training.backendOptions.make()
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
+        var epochs = TrainingHistory()
         let (model, best) = try trainingCommand {
             try training.train(x, components: components, latent: latent, validation: validationSet,
                                from: start, control: control, on: backend) { report in
                 last = report
+                epochs.record(report)
                 say(progressLine(report, algorithm: training.algorithm))
             }
         }
@@ -85,6 +90,7 @@ struct Train: ParsableCommand {
                        training.optimiser.restarts, best.logLikelihood))
         }
         try ModelFile.write(model, metadata: metadata, to: out)
+        if let history { try epochs.write(restart: best.restart, to: history) }
         reportDegenerateComponents(model)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
     }

@@ -10,6 +10,7 @@ extension SelectionCriterion: ExpressibleByArgument {}
 /// How `train` and `select` learn.
 enum Algorithm: String, ExpressibleByArgument, CaseIterable {
     case sgd, em
+    case onlineEM = "online-em"
 }
 
 /// `--init`: random, kmeans++, or em:N (N EM iterations from k-means++, then SGD).
@@ -31,7 +32,7 @@ struct InitChoice: ExpressibleByArgument {
 
 /// The options of gradient training that `train`, `select` and `dgmm train` share.
 struct OptimiserArguments: ParsableArguments {
-    @Option(help: "The most passes over the training data (default 20 for SGD, 100 for EM, 300 for dgmm train).")
+    @Option(help: "The most passes over the training data (default 20 for sgd and online-em, 100 for em, 300 for dgmm train).")
     var epochs: Int?
 
     @Option(help: "Independent starts (scikit-learn's n_init); the one with the best final training log-likelihood is kept. Validation data never choose.")
@@ -40,8 +41,10 @@ struct OptimiserArguments: ParsableArguments {
     @Option(help: "Stop when the mean training log-likelihood per sample changes by less than this between epochs (default: 1e-3 for EM; gradient methods run every epoch).")
     var tolerance: Double?
 
-    @Option(help: "Samples per mini-batch (EM: per batch of its statistics).")
-    var batchSize = 256
+    @Option(name: .customLong("batch-size"), help: "Samples per mini-batch (default 256; online-em: 5000; EM: per batch of its statistics).")
+    var batchSizeOption: Int?
+
+    var batchSize: Int { batchSizeOption ?? 256 }
 
     @Option(help: "Base learning rate, for the means in units of the data's standard deviation; mixing logits train at 0.3×, log-precisions or log noise variances at 0.9×, loadings at 0.75× (MFA: 0.75/√d×).")
     var learningRate: Float = 0.1
@@ -80,16 +83,28 @@ struct OptimiserArguments: ParsableArguments {
 
 /// The training options `train` and `select` share.
 struct TrainingArguments: ParsableArguments {
-    @Option(help: "sgd (mini-batch SGD in the precision form) or em (expectation–maximisation, covariance form, mini-batch statistics).")
-    var algorithm: Algorithm = .sgd
+    @Option(help: "online-em (the default: stochastic-approximation EM, an M-step after every batch on running averages of the statistics, the best model per second), em (batch expectation–maximisation, covariance form, mini-batch statistics) or sgd (mini-batch SGD in the precision form, the paper's method).")
+    var algorithm: Algorithm = .onlineEM
 
     @OptionGroup var optimiser: OptimiserArguments
 
-    @Option(help: "random (means at random samples), kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples) or em:N (kmeans++, then N EM iterations, then SGD). Default: random for sgd, kmeans++ for em.")
+    @Option(help: "random (means at random samples), kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples), kmeans-pca (kmeans++, then each cluster's leading directions as its loadings) or em:N (kmeans++, then N EM iterations, then SGD). Default: random for sgd, kmeans++ for em, kmeans-pca for online-em.")
     var `init`: InitChoice?
 
     @Option(help: "EM: the most iterations (an alias of --epochs for EM; default 100).")
     var maxIterations: Int?
+
+    @Option(help: "k-means (kmeans++, kmeans-pca, em:N inits): Lloyd iterations after seeding.")
+    var kmeansIterations = 5
+
+    @Option(help: "k-means: the random sample of training rows it runs on (kmeans-pca also finds each cluster's directions on it).")
+    var kmeansSample = 10_000
+
+    @Option(help: "online-em: step sizes ρ_t = (t + delay)^(−exponent) after t updates; the exponent lies in (0.5, 1] for convergence (0.5 works in practice).")
+    var stepExponent = 0.5
+
+    @Option(help: "online-em: the delay t₀ in the step sizes (larger: smaller early steps).")
+    var stepDelay = 1.0
 
     @Option(help: "diagonal (Ψ_k diagonal), isotropic (Ψ_k = σ_k² I: mixture of PPCA) or shared (one diagonal Ψ for all components).")
     var noise: NoiseStructure = .diagonal
@@ -101,9 +116,15 @@ struct TrainingArguments: ParsableArguments {
 
     var options: TrainingOptions {
         var options = optimiser.options(defaultEpochs: 20)
-        options.initialisation = self.`init`?.initialisation ?? (algorithm == .em ? .kmeansPlusPlus : .random)
+        options.batchSize = optimiser.batchSizeOption ?? (algorithm == .onlineEM ? 5000 : 256)
+        options.initialisation = self.`init`?.initialisation
+            ?? [Algorithm.sgd: .random, .em: .kmeansPlusPlus, .onlineEM: .kmeansPCA][algorithm]!
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
         options.maxIterations = maxIterations ?? optimiser.epochs ?? 100
+        options.kmeansIterations = kmeansIterations
+        options.kmeansSampleSize = kmeansSample
+        options.onlineEMExponent = stepExponent
+        options.onlineEMDelay = stepDelay
         options.noise = noise
         options.reinitialiseDead = reinitDead
         return options
@@ -119,6 +140,10 @@ struct TrainingArguments: ParsableArguments {
             throw ValidationError("--max-iterations is EM's name for --epochs: give one of them")
         }
         if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
+        if kmeansIterations < 0 { throw ValidationError("--kmeans-iterations must not be negative") }
+        if kmeansSample < 1 { throw ValidationError("--kmeans-sample must be at least 1") }
+        if !(stepExponent > 0 && stepExponent <= 1) { throw ValidationError("--step-exponent must lie in (0, 1] (got \(stepExponent))") }
+        if !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must not be negative (got \(stepDelay))") }
     }
 
     /// Trains one (K, l) with the chosen algorithm; each restart's failure and EM's stop before
@@ -133,6 +158,14 @@ struct TrainingArguments: ParsableArguments {
                 .run(x, components: components, latent: latent, validation: validation, from: start, control: control,
                      progress: progress, failed: failed)
             return (try outcome.result.covarianceModel(), outcome.best)
+        case .onlineEM:
+            let outcome = try OnlineEMTrainer(backend: backend, options: options)
+                .run(x, components: components, latent: latent, validation: validation, from: start, control: control,
+                     progress: progress, failed: failed)
+            if options.tolerance != nil, !outcome.best.converged {
+                printError("warning: online EM did not converge in \(options.epochs) epochs (tolerance \(options.tolerance!)); the model is the last iterate")
+            }
+            return (outcome.result, outcome.best)
         case .em:
             let outcome = try EMTrainer(backend: backend, options: options)
                 .run(x, components: components, latent: latent, validation: validation, from: start, control: control,

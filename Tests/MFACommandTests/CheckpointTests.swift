@@ -12,6 +12,8 @@ import Testing
         ("sgd", ["train", "-c", "6", "-l", "3", "--epochs", "4", "--batch-size", "32"], ["--learning-rate", "0.2"], "--learning-rate"),
         ("em", ["train", "--algorithm", "em", "-c", "6", "-l", "3", "--epochs", "8", "--tolerance", "0", "--batch-size", "16"],
          ["--min-variance", "0.01"], "--min-variance"),
+        ("online-em", ["train", "--algorithm", "online-em", "-c", "6", "-l", "3", "--epochs", "6", "--batch-size", "64"],
+         ["--step-exponent", "0.7"], "--step-exponent"),
         ("dgmm", ["dgmm", "train", "-c", "3,2", "-l", "4,1", "--epochs", "3", "--batch-size", "32", "--restarts", "2"],
          ["--learning-rate", "0.2"], "--learning-rate"),
     ]
@@ -51,7 +53,7 @@ import Testing
         return process.terminationStatus
     }
 
-    @Test("Killed with SIGKILL at random points and resumed, every trainer ends bit-identical", arguments: [0, 1, 2])
+    @Test("Killed with SIGKILL at random points and resumed, every trainer ends bit-identical", arguments: [0, 1, 2, 3])
     func killAndResume(trainer index: Int) throws {
         let trainer = Self.trainers[index]
         let workspace = Workspace()
@@ -79,7 +81,7 @@ import Testing
         for (name, values) in expected { #expect(actual[name] == values, "\(trainer.name): tensor \(name) differs") }
     }
 
-    @Test("SIGTERM and SIGINT stop every trainer after a batch, save the checkpoint and exit 143 and 130", arguments: [0, 1, 2])
+    @Test("SIGTERM and SIGINT stop every trainer after a batch, save the checkpoint and exit 143 and 130", arguments: [0, 1, 2, 3])
     func signalsSave(trainer index: Int) throws {
         let trainer = Self.trainers[index]
         let workspace = Workspace()
@@ -96,7 +98,7 @@ import Testing
         }
     }
 
-    @Test("A resume with another result-changing option is refused, naming the option", arguments: [0, 1, 2])
+    @Test("A resume with another result-changing option is refused, naming the option", arguments: [0, 1, 2, 3])
     func changedOptionIsRefused(trainer index: Int) throws {
         let trainer = Self.trainers[index]
         let workspace = Workspace()

@@ -144,7 +144,8 @@ import Testing
         let small = try Tool.run(["train", workspace["big.npy"], "-c", "2", "-l", "1", "--from", workspace["absent.safetensors"],
                                   "-o", workspace["m.safetensors"]])
         #expect(small.stderr.contains("absent.safetensors: no such file"), "a mapped input is not counted: \(small.stderr)")
-        let outcome = try Tool.run(["train", workspace["big.npy"], "-c", "100000", "-l", "1999", "-o", workspace["m.safetensors"]])
+        let outcome = try Tool.run(["train", workspace["big.npy"], "-c", "100000", "-l", "1999", "--batch-size", "256",
+                                    "-o", workspace["m.safetensors"]])
         #expect(outcome.status == 1)
         #expect(errorLines(outcome) == ["Error: K=100000 l=1999 in d=2000 would need 11.8 TiB of memory; this machine has \(MemoryLimit.byteText(MemoryLimit.physicalBytes))"])
     }

@@ -74,3 +74,26 @@ extension SmallLinearAlgebra {
         (0..<(n * n)).map { $0 / n == $0 % n ? 1 : 0 }
     }
 }
+
+extension SmallLinearAlgebra {
+    /// X = A⁻¹ B for a symmetric positive-definite n×n A and an n×m B (row-major), by Cholesky.
+    /// A matrix that round-off left slightly indefinite gets the smallest ridge ε·tr(A)/n,
+    /// ε = 10⁻¹², 10⁻¹⁰, …, that makes it definite; the second result says whether one was needed.
+    static func solvePositiveDefinite(_ a: [Double], _ b: [Double], order n: Int, columns m: Int) -> (solution: [Double], regularised: Bool)? {
+        let scale = max((0..<n).reduce(0.0) { $0 + abs(a[$1 * n + $1]) } / Double(max(n, 1)), .leastNormalMagnitude)
+        for (attempt, epsilon) in [0, 1e-12, 1e-10, 1e-8, 1e-6].enumerated() {
+            var ridged = a
+            for i in 0..<n { ridged[i * n + i] += epsilon * scale }
+            guard let lower = cholesky(ridged, order: n) else { continue }
+            var x = [Double](repeating: 0, count: n * m)
+            for column in 0..<m {
+                var y = (0..<n).map { b[$0 * m + column] }
+                solveLower(lower, &y, order: n)
+                solveLowerTransposed(lower, &y, order: n)
+                for i in 0..<n { x[i * m + column] = y[i] }
+            }
+            return (x, attempt > 0)
+        }
+        return nil
+    }
+}

@@ -59,3 +59,15 @@ public struct PrecisionParameters: Sendable, Equatable {
         self.precisionLoadings = precisionLoadings
     }
 }
+
+extension MixtureModel {
+    /// The model as a strategy's state (checkpoints, the best restart), and back.
+    var state: StrategyState {
+        StrategyState(floats: ["weights": weights, "means": means, "loadings": loadings, "noise_variances": noiseVariances])
+    }
+
+    init(state: StrategyState, shape: MixtureShape) throws {
+        try self.init(shape: shape, weights: try state.floats("weights"), means: try state.floats("means"),
+                      loadings: try state.floats("loadings"), noiseVariances: try state.floats("noise_variances"))
+    }
+}

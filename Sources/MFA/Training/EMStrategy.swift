@@ -109,13 +109,7 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
 
     public func result() throws -> MixtureModel { model }
 
-    public func encode(_ result: MixtureModel) -> StrategyState {
-        StrategyState(floats: ["weights": result.weights, "means": result.means, "loadings": result.loadings,
-                               "noise_variances": result.noiseVariances])
-    }
+    public func encode(_ result: MixtureModel) -> StrategyState { result.state }
 
-    public func decode(_ state: StrategyState) throws -> MixtureModel {
-        try MixtureModel(shape: model.shape, weights: try state.floats("weights"), means: try state.floats("means"),
-                         loadings: try state.floats("loadings"), noiseVariances: try state.floats("noise_variances"))
-    }
+    public func decode(_ state: StrategyState) throws -> MixtureModel { try MixtureModel(state: state, shape: model.shape) }
 }

@@ -11,7 +11,11 @@ public enum Initialiser {
         case .random:
             means = try data.gathering(rows: distinctIndices(k, from: data.rows, random: &random)).values
         case .kmeansPlusPlus:
-            means = try kmeans(data, components: k, options: options, backend: backend, random: &random)
+            means = try kmeans(data, components: k, options: options, backend: backend, random: &random).centres
+        case .kmeansPCA:
+            let (centres, sample) = try kmeans(data, components: k, options: options, backend: backend, random: &random)
+            return try ClusterPCA(sample: sample, centres: centres, latent: l, minVariance: options.minVariance,
+                                  noise: options.noise).model(random: &random).precisionParameters()
         }
         let variance = try data.columnMoments().variance
         var e = variance.map { 1 / ($0 + options.minVariance) }
@@ -66,7 +70,7 @@ public enum Initialiser {
     /// k-means++ seeding on a sample, then Lloyd iterations whose assignment step is the
     /// backend's forward pass of an isotropic, equal-weight mixture (argmax ℓ = nearest centre).
     static func kmeans<B: Backend, S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions, backend: B,
-                                   random: inout RandomGenerator) throws -> [Float] {
+                                   random: inout RandomGenerator) throws -> (centres: [Float], sample: Matrix) {
         let d = data.columns
         let sample = try data.gathering(rows: distinctIndices(min(options.kmeansSampleSize, data.rows), from: data.rows,
                                                               random: &random))
@@ -88,7 +92,7 @@ public enum Initialiser {
                 centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
             }
         }
-        guard options.kmeansIterations > 0 else { return centres }
+        guard options.kmeansIterations > 0 else { return (centres, sample) }
         let shape = try MixtureShape(components: k, dimension: d, latent: 0)
         let batch = 1024
         let engine = try MixtureEngine(backend: backend, shape: shape, capacity: min(batch, n),
@@ -115,7 +119,7 @@ public enum Initialiser {
                 for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
             }
         }
-        return centres
+        return (centres, sample)
     }
 }
 

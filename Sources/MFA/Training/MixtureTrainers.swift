@@ -77,6 +77,29 @@ public struct EMTrainer<B: Backend> {
     }
 }
 
+/// Online (stochastic-approximation) EM for MFA (`OnlineEMStrategy`): an M-step after every batch
+/// on running averages of the statistics; `options.epochs` passes at most, `options.tolerance` to stop.
+public struct OnlineEMTrainer<B: Backend> {
+    public let backend: B
+    public let options: TrainingOptions
+
+    public init(backend: B, options: TrainingOptions) {
+        self.backend = backend
+        self.options = options
+    }
+
+    public func run<S: SampleSource>(_ data: S, components: Int, latent: Int, validation: (any SampleSource)? = nil,
+                                     from: MixtureModel? = nil, control: TrainingControl = TrainingControl(),
+                                     progress: (EpochReport) -> Void = { _ in },
+                                     failed: (Int, MFAError) -> Void = { _, _ in }) throws -> TrainingOutcome<MixtureModel> {
+        try MixtureRun(backend: backend, options: options, algorithm: "online-em", epochs: options.epochs, tolerance: options.tolerance)
+            .run(data, components: components, latent: latent, validation: validation, from: from, control: control,
+                 progress: progress, failed: failed) { start, _ in
+                try OnlineEMStrategy(backend: backend, start: try start.covarianceModel(), data: data, options: options)
+            }
+    }
+}
+
 /// What SGD and EM share: the checks, the start (initialised or warm), the run's identity.
 struct MixtureRun<B: Backend> {
     let backend: B

@@ -11,6 +11,9 @@ public struct TrainingOptions: Sendable, Equatable {
         case random
         /// k-means++ seeding and a few Lloyd iterations on a sample.
         case kmeansPlusPlus = "kmeans++"
+        /// k-means++ as above, then each cluster's leading directions (block power iterations on
+        /// its rows of the sample, no d×d matrix) as its loadings, and its residual variance as ψ.
+        case kmeansPCA = "kmeans-pca"
     }
 
     public var epochs = 20
@@ -49,6 +52,9 @@ public struct TrainingOptions: Sendable, Equatable {
     public static let defaultEMTolerance = 1e-3
     /// Independent starts (scikit-learn's n_init); the best final training log-likelihood wins.
     public var restarts = 1
+    /// Online EM's step sizes ρ_t = (t + delay)^(−exponent), t the updates so far.
+    public var onlineEMExponent = 0.5
+    public var onlineEMDelay = 1.0
     /// SGD: EM iterations to run from the initialisation before SGD starts (`--init em:N`).
     public var emIterationsBeforeSGD = 0
 
@@ -81,7 +87,8 @@ public struct TrainingOptions: Sendable, Equatable {
                         "kmeans_sample_size": String(kmeansSampleSize), "seed": String(seed), "min_variance": String(minVariance),
                         "eigenvalue_floor": String(eigenvalueFloor), "reinit_dead": String(reinitialiseDead), "noise": noise.rawValue,
                         "max_iterations": String(maxIterations), "tolerance": tolerance.map { String($0) } ?? "none",
-                        "restarts": String(restarts), "em_iterations_before_sgd": String(emIterationsBeforeSGD)]
+                        "restarts": String(restarts), "em_iterations_before_sgd": String(emIterationsBeforeSGD),
+                        "online_em_exponent": String(onlineEMExponent), "online_em_delay": String(onlineEMDelay)]
         for (group, multiplier) in groupRateMultipliers { settings["rate_multiplier.\(group.rawValue)"] = String(multiplier) }
         return settings
     }

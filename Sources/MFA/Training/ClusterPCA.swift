@@ -1,0 +1,126 @@
+import Foundation
+
+/// A factor-analysis start from k-means clusters (the start that let EM reach its best figures on
+/// Fashion-MNIST, docs/DESIGN.md §7): each component's weight is its cluster's share of the sample,
+/// its mean the centre, its loadings the cluster's l leading directions scaled by √(v_i − σ̄²)
+/// (v_i their variances, σ̄² the mean variance left over), and ψ the variance the loadings leave
+/// per coordinate. The directions come from block power iterations on the cluster's rows, so no
+/// d×d matrix is formed.
+struct ClusterPCA {
+    let sample: Matrix
+    let centres: [Float]
+    let latent: Int
+    let minVariance: Double
+    let noise: NoiseStructure
+    /// Block power iterations; four separate the leading directions well enough for a start.
+    var iterations = 4
+
+    func model(random: inout RandomGenerator) throws -> MixtureModel {
+        let (n, d, l) = (sample.rows, sample.columns, latent)
+        let k = centres.count / max(d, 1)
+        let labels = (0..<n).map { nearestCentre(row: $0, components: k) }
+        var weights = [Float](), loadings = [Float](), noiseVariances = [Double]()
+        for c in 0..<k {
+            let rows = labels.indices.filter { labels[$0] == c }
+            weights.append(Float(max(rows.count, 1)) / Float(n + k))
+            var centred = [Double](repeating: 0, count: rows.count * d)
+            var variance = [Double](repeating: 0, count: d)
+            for (p, r) in rows.enumerated() {
+                for j in 0..<d {
+                    let value = Double(sample[r, j]) - Double(centres[c * d + j])
+                    centred[p * d + j] = value
+                    variance[j] += value * value / Double(rows.count)
+                }
+            }
+            let (directions, spread) = leadingDirections(centred, rows: rows.count, dimension: d, random: &random)
+            let leftOver = max((variance.reduce(0, +) - spread.reduce(0, +)) / Double(max(d - l, 1)), minVariance)
+            var psi = variance
+            var block = [Float](repeating: 0, count: d * l)
+            for i in 0..<l {
+                let size = (max(spread[i] - leftOver, 0) + 1e-3 * leftOver).squareRoot()
+                for j in 0..<d {
+                    block[j * l + i] = Float(directions[i][j] * size)
+                    psi[j] -= Double(block[j * l + i]) * Double(block[j * l + i])
+                }
+            }
+            loadings += block
+            noiseVariances += psi.map { max($0, minVariance) }
+        }
+        noise.tie(&noiseVariances, shape: try MixtureShape(components: k, dimension: d, latent: l),
+                  weights: weights.map(Double.init))
+        let total = weights.reduce(0, +)
+        return try MixtureModel(shape: try MixtureShape(components: k, dimension: d, latent: l), weights: weights.map { $0 / total },
+                                means: centres, loadings: loadings, noiseVariances: noiseVariances.map { Float(max($0, minVariance)) })
+    }
+
+    func nearestCentre(row r: Int, components k: Int) -> Int {
+        let d = sample.columns
+        var best = 0, bestDistance = Float.infinity
+        for c in 0..<k {
+            var distance: Float = 0
+            for j in 0..<d {
+                let difference = sample[r, j] - centres[c * d + j]
+                distance += difference * difference
+            }
+            if distance < bestDistance { (best, bestDistance) = (c, distance) }
+        }
+        return best
+    }
+
+    /// The l leading directions of the rows (orthonormal, largest first) and the variance along
+    /// each: Q ← orth(Xᵀ X Q) from a random Q, `iterations` times. X is n×d row-major.
+    func leadingDirections(_ x: [Double], rows n: Int, dimension d: Int,
+                           random: inout RandomGenerator) -> (directions: [[Double]], spread: [Double]) {
+        let l = latent
+        var q = (0..<l).map { _ in (0..<d).map { _ in random.normal() } }
+        orthonormalise(&q)
+        var projections = [Double](repeating: 0, count: l)
+        var spread = [Double](repeating: 0, count: l)
+        for pass in 0...iterations {
+            var next = [[Double]](repeating: [Double](repeating: 0, count: d), count: l)
+            spread = [Double](repeating: 0, count: l)
+            x.withUnsafeBufferPointer { x in
+                for r in 0..<n {
+                    let row = x.baseAddress! + r * d
+                    for i in 0..<l {
+                        var sum = 0.0
+                        q[i].withUnsafeBufferPointer { qi in for j in 0..<d { sum += row[j] * qi[j] } }
+                        projections[i] = sum
+                        spread[i] += sum * sum
+                    }
+                    guard pass < iterations else { continue }
+                    for i in 0..<l {
+                        let projection = projections[i]
+                        next[i].withUnsafeMutableBufferPointer { ni in for j in 0..<d { ni[j] += projection * row[j] } }
+                    }
+                }
+            }
+            guard pass < iterations else { break }
+            q = next
+            orthonormalise(&q)
+        }
+        spread = spread.map { $0 / Double(max(n, 1)) }
+        let order = spread.indices.sorted { spread[$0] > spread[$1] }
+        return (order.map { q[$0] }, order.map { spread[$0] })
+    }
+
+    /// Modified Gram–Schmidt; a vector that vanishes is replaced by a unit vector orthogonal to the rest.
+    func orthonormalise(_ vectors: inout [[Double]]) {
+        for i in vectors.indices {
+            for p in 0..<i {
+                let overlap = zip(vectors[i], vectors[p]).reduce(0.0) { $0 + $1.0 * $1.1 }
+                for j in vectors[i].indices { vectors[i][j] -= overlap * vectors[p][j] }
+            }
+            var norm = vectors[i].reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+            if norm < 1e-12 {
+                vectors[i] = vectors[i].indices.map { $0 == i % vectors[i].count ? 1 : 0 }
+                for p in 0..<i {
+                    let overlap = zip(vectors[i], vectors[p]).reduce(0.0) { $0 + $1.0 * $1.1 }
+                    for j in vectors[i].indices { vectors[i][j] -= overlap * vectors[p][j] }
+                }
+                norm = max(vectors[i].reduce(0.0) { $0 + $1 * $1 }.squareRoot(), 1e-300)
+            }
+            for j in vectors[i].indices { vectors[i][j] /= norm }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// Stochastic-approximation (online) EM for MFA as a strategy of `TrainingLoop` (Cappé & Moulines
+/// 2009; mini-batch form in Nguyen, Forbes & McLachlan 2020): after every batch, the running
+/// average of the expected complete-data statistics moves towards the batch's,
+/// s ← (1 − ρ_t) s + ρ_t ŝ_batch with ρ_t = (t + t₀)^(−κ) (ρ = 1 for the first batch), and an
+/// M-step follows. In the exponential family this is a natural-gradient step (Sato 2001): its
+/// size follows the curvature, where Adam's does not. The batch sums are those of `EMStrategy`.
+public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
+    public typealias Result = MixtureModel
+    public let engine: MixtureEngine<B>
+    public private(set) var model: MixtureModel
+    public private(set) var stepCount = 0
+    public var learningRateFactor: Float { get { 1 } set {} }
+    public var shufflesRows: Bool { true }
+    public var backsOff: Bool { false }
+    let options: TrainingOptions
+    /// The running average, in the model's latent basis; nil before the first batch.
+    var statistics: OnlineEMStatistics?
+    /// The batch in progress and the model it was scored under, canonical (M_k = diag(λ)).
+    var batch: EMStatistics
+    var canonical: PrecisionParameters
+    var eigenvalues: [Float]
+    /// Components whose M-step needed a ridge, over the run (reported as `clipped`).
+    public private(set) var regularised = 0
+
+    public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, options: TrainingOptions) throws {
+        engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
+                                   origin: try data.columnMoments().mean.map(Float.init))
+        model = start
+        self.options = options
+        batch = EMStatistics(shape: start.shape)
+        (canonical, eigenvalues) = (try start.precisionParameters(), [])
+        try loadModel()
+    }
+
+    /// Puts the model into the engine, made canonical.
+    func loadModel() throws {
+        try engine.load(try model.precisionParameters())
+        canonical = try engine.precisionParameters()
+        eigenvalues = try engine.readEigenvalues()
+    }
+
+    /// ρ_t for the update after `updates` earlier ones.
+    func stepSize(after updates: Int) -> Double {
+        updates == 0 ? 1 : Foundation.pow(Double(updates) + options.onlineEMDelay, -options.onlineEMExponent)
+    }
+
+    public func beginEpoch() throws {}
+
+    public func accumulate() throws -> Double {
+        stepCount += 1
+        try engine.forward()
+        let logLikelihood = try engine.readLogDensity().reduce(0, +)
+        batch = EMStatistics(shape: model.shape)
+        batch.count = engine.rows
+        try engine.accumulate(into: &batch)
+        return logLikelihood
+    }
+
+    public func update(reducer: any Reducer) throws -> Int {
+        var rows = [Double(batch.count)]
+        if reducer.processes > 1 {
+            try batch.sum(with: reducer)
+            try reducer.sum(&rows)
+        }
+        let estimate = try OnlineEMStatistics(batch: batch, rows: Int(rows[0]), model: model, canonical: canonical,
+                                              eigenvalues: eigenvalues)
+        var running = statistics ?? estimate
+        running.blend(estimate, rate: stepSize(after: stepCount - 1))
+        statistics = running
+        let (next, ridged) = try running.maximise(current: model, origin: engine.origin.map(Double.init),
+                                                  minVariance: options.minVariance, noise: options.noise)
+        model = next
+        regularised += ridged
+        try loadModel()
+        return ridged
+    }
+
+    public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int { 0 }
+
+    // MARK: State
+
+    public func save() throws -> StrategyState {
+        var state = encode(model)
+        if let statistics {
+            for (name, field) in zip(OnlineEMStatistics.names, OnlineEMStatistics.fields) {
+                state.doubles["statistics.\(name)"] = statistics[keyPath: field]
+            }
+        }
+        state.integers = ["step": stepCount, "regularised": regularised]
+        return state
+    }
+
+    public func restore(_ state: StrategyState) throws {
+        model = try decode(state)
+        statistics = nil
+        if state.doubles["statistics.weights"] != nil {
+            var restored = OnlineEMStatistics(shape: model.shape)
+            for (name, field) in zip(OnlineEMStatistics.names, OnlineEMStatistics.fields) {
+                let values = try state.doubles("statistics.\(name)")
+                guard values.count == restored[keyPath: field].count else {
+                    throw MFAError.shapeMismatch("the saved online-EM statistics do not fit a model of \(model.shape)")
+                }
+                restored[keyPath: field] = values
+            }
+            statistics = restored
+        }
+        stepCount = try state.integer("step")
+        regularised = state.integers["regularised"] ?? 0
+        try loadModel()
+    }
+
+    public func meanLogLikelihood(_ data: any SampleSource) throws -> Double {
+        try model.engine(backend: engine.backend, batchSize: engine.capacity).meanLogLikelihood(data)
+    }
+
+    public func result() throws -> MixtureModel { model }
+
+    public func encode(_ result: MixtureModel) -> StrategyState { result.state }
+
+    public func decode(_ state: StrategyState) throws -> MixtureModel { try MixtureModel(state: state, shape: model.shape) }
+}

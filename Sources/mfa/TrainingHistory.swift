@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import MFA
+import MFAIO
+
+/// When the process started: `--history` times count from here, so that loading the data and
+/// initialising count too.
+let processStart = ContinuousClock.now
+
+/// `--history FILE.csv`: one row per epoch of the restart that is kept, header exactly
+/// `epoch,seconds,train_ll,validation_ll` (seconds since the process started; log-likelihoods per
+/// sample in the data's units; empty where not computed).
+struct TrainingHistory {
+    private var rows: [Int: [String]] = [:]
+
+    mutating func record(_ report: EpochReport) {
+        let elapsed = ContinuousClock.now - processStart
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let validation = report.validationLogLikelihood.map { String($0) } ?? ""
+        rows[report.restart, default: []].append("\(report.epoch),\(String(format: "%.3f", seconds)),\(report.trainLogLikelihood),\(validation)")
+    }
+
+    func write(restart: Int, to path: String) throws {
+        let text = (["epoch,seconds,train_ll,validation_ll"] + (rows[restart] ?? [])).joined(separator: "\n") + "\n"
+        try AtomicFile.write(Array(text.utf8), to: path)
+    }
+}
