@@ -32,7 +32,7 @@ struct InitChoice: ExpressibleByArgument {
 
 /// The options of gradient training that `train`, `select` and `dgmm train` share.
 struct OptimiserArguments: ParsableArguments {
-    @Option(help: "The most passes over the training data (default 20 for sgd and online-em, 100 for em, 300 for dgmm train).")
+    @Option(help: "The most passes over the training data (default 14 for online-em, of which the last is one exact EM step; 20 for sgd; 100 for em; 300 for dgmm train).")
     var epochs: Int?
 
     @Option(help: "Independent starts (scikit-learn's n_init); the one with the best final training log-likelihood is kept. Validation data never choose.")
@@ -94,11 +94,11 @@ struct TrainingArguments: ParsableArguments {
     @Option(help: "EM: the most iterations (an alias of --epochs for EM; default 100).")
     var maxIterations: Int?
 
-    @Option(help: "k-means (kmeans++, kmeans-pca, em:N inits): Lloyd iterations after seeding.")
-    var kmeansIterations = 5
+    @Option(help: "k-means (kmeans++, kmeans-pca, em:N inits): Lloyd iterations after seeding (default 5; online-em: 10).")
+    var kmeansIterations: Int?
 
-    @Option(help: "k-means: the random sample of training rows it runs on (kmeans-pca also finds each cluster's directions on it).")
-    var kmeansSample = 10_000
+    @Option(help: "k-means: the random sample of training rows it runs on; kmeans-pca also finds each cluster's directions on it (default 10,000; online-em: 20,000).")
+    var kmeansSample: Int?
 
     @Option(help: "online-em: step sizes ρ_t = (t + delay)^(−exponent) after t updates; the exponent lies in (0.5, 1] for convergence (0.5 works in practice).")
     var stepExponent = 0.5
@@ -121,8 +121,9 @@ struct TrainingArguments: ParsableArguments {
             ?? [Algorithm.sgd: .random, .em: .kmeansPlusPlus, .onlineEM: .kmeansPCA][algorithm]!
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
         options.maxIterations = maxIterations ?? optimiser.epochs ?? 100
-        options.kmeansIterations = kmeansIterations
-        options.kmeansSampleSize = kmeansSample
+        options.kmeansIterations = kmeansIterations ?? (algorithm == .onlineEM ? 10 : 5)
+        options.kmeansSampleSize = kmeansSample ?? (algorithm == .onlineEM ? 20_000 : 10_000)
+        if algorithm == .onlineEM, optimiser.epochs == nil { options.epochs = 14 }
         options.onlineEMExponent = stepExponent
         options.onlineEMDelay = stepDelay
         options.noise = noise
@@ -140,8 +141,8 @@ struct TrainingArguments: ParsableArguments {
             throw ValidationError("--max-iterations is EM's name for --epochs: give one of them")
         }
         if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
-        if kmeansIterations < 0 { throw ValidationError("--kmeans-iterations must not be negative") }
-        if kmeansSample < 1 { throw ValidationError("--kmeans-sample must be at least 1") }
+        if let kmeansIterations, kmeansIterations < 0 { throw ValidationError("--kmeans-iterations must not be negative") }
+        if let kmeansSample, kmeansSample < 1 { throw ValidationError("--kmeans-sample must be at least 1") }
         if !(stepExponent > 0 && stepExponent <= 1) { throw ValidationError("--step-exponent must lie in (0, 1] (got \(stepExponent))") }
         if !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must not be negative (got \(stepDelay))") }
     }

@@ -80,6 +80,28 @@ import Testing
         }
     }
 
+    @Test("The last epoch of online EM is one exact batch EM (ECM) iteration on the model it starts from")
+    func lastEpochIsBatchEM() throws {
+        let truth = Fixtures.model(shape, seed: 31, loadingScale: 0.8)
+        var random = RandomGenerator(seed: 6)
+        let data = truth.sample(count: 500, random: &random).samples
+        let start = Fixtures.model(shape, seed: 77, loadingScale: 0.5)
+        var options = TrainingOptions()
+        options.batchSize = 128
+        options.epochs = 3
+        let online = try OnlineEMStrategy(backend: CPUBackend(), start: start, data: data, options: options)
+        try online.beginEpoch(3)
+        for first in stride(from: 0, to: data.rows, by: 128) {
+            try online.engine.loadBatch(data, rows: first..<min(first + 128, data.rows))
+            _ = try online.accumulate()
+            #expect(try online.update(reducer: SingleProcess()) == 0 && online.model == start, "no step before the pass ends")
+        }
+        _ = try online.endEpoch(3, reducer: SingleProcess())
+        let batch = try EMStrategy(backend: CPUBackend(), start: start, data: data, batchSize: 128, minVariance: options.minVariance)
+        try batch.iterate()
+        #expect(online.model == batch.model)
+    }
+
     @Test("Online EM recovers a known MFA", arguments: [TrainingOptions.Initialisation.kmeansPCA, .kmeansPlusPlus])
     func recoversKnownModel(initialisation: TrainingOptions.Initialisation) throws {
         let truth = Fixtures.model(shape, seed: 3, loadingScale: 1.0)

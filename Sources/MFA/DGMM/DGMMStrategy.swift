@@ -51,7 +51,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         try engine.loadStandardised(try parameters.pathMixture(shape, terms: terms).precisionParameters())
     }
 
-    public func beginEpoch() throws {}
+    public func beginEpoch(_ epoch: Int) throws {}
 
     /// The batch's log-likelihood and its annealed gradient in the paths' precision form.
     public func accumulate() throws -> Double {

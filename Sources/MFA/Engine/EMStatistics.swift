@@ -48,3 +48,26 @@ extension EMStatistics {
         }
     }
 }
+
+extension EMStatistics {
+    /// The sums as a strategy's state (float64, exact), under `prefix`.
+    func save(into state: inout StrategyState, prefix: String) {
+        state.doubles["\(prefix).cross"] = cross
+        state.doubles["\(prefix).squares"] = squares
+        state.doubles["\(prefix).totals"] = totals
+        state.doubles["\(prefix).second_moments"] = secondMoments
+        state.integers["\(prefix).rows"] = count
+    }
+
+    /// Sums saved by `save(into:prefix:)`; the shape must be this one's.
+    mutating func restore(from state: StrategyState, prefix: String) throws {
+        let saved = (try state.doubles("\(prefix).cross"), try state.doubles("\(prefix).squares"),
+                     try state.doubles("\(prefix).totals"), try state.doubles("\(prefix).second_moments"))
+        guard saved.0.count == cross.count, saved.1.count == squares.count, saved.2.count == totals.count,
+              saved.3.count == secondMoments.count else {
+            throw MFAError.shapeMismatch("the saved EM sums do not fit a model of \(shape)")
+        }
+        (cross, squares, totals, secondMoments) = saved
+        count = state.integers["\(prefix).rows"] ?? 0
+    }
+}

@@ -32,11 +32,13 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
         self.noise = noise
         statistics = EMStatistics(shape: start.shape)
         (canonical, eigenvalues) = (try start.precisionParameters(), [])
-        try beginEpoch()
+        try prepare()
     }
 
     /// Puts the model into the engine, made canonical, and starts empty sums.
-    public func beginEpoch() throws {
+    public func beginEpoch(_ epoch: Int) throws { try prepare() }
+
+    func prepare() throws {
         try engine.load(try model.precisionParameters())
         canonical = try engine.precisionParameters()  // Γ rotated so that M_k = diag(λ_k)
         eigenvalues = try engine.readEigenvalues()
@@ -66,7 +68,7 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
     /// file order, then the M-step. Returns the mean log-likelihood of the model before the update.
     @discardableResult
     public func iterate() throws -> Double {
-        try beginEpoch()
+        try prepare()
         var total = 0.0
         for start in stride(from: 0, to: data.rows, by: engine.capacity) {
             let rows = start..<min(start + engine.capacity, data.rows)
@@ -84,22 +86,15 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
     /// The model the pass scores, and the sums gathered so far (float64, exact).
     public func save() throws -> StrategyState {
         var state = encode(model)
-        state.doubles = ["statistics.cross": statistics.cross, "statistics.squares": statistics.squares,
-                         "statistics.totals": statistics.totals, "statistics.second_moments": statistics.secondMoments]
         state.integers = ["step": stepCount]
+        statistics.save(into: &state, prefix: "statistics")
         return state
     }
 
     public func restore(_ state: StrategyState) throws {
         model = try decode(state)
-        try beginEpoch()
-        let saved = (try state.doubles("statistics.cross"), try state.doubles("statistics.squares"),
-                     try state.doubles("statistics.totals"), try state.doubles("statistics.second_moments"))
-        guard saved.0.count == statistics.cross.count, saved.1.count == statistics.squares.count,
-              saved.2.count == statistics.totals.count, saved.3.count == statistics.secondMoments.count else {
-            throw MFAError.shapeMismatch("the saved EM statistics do not fit a model of \(model.shape)")
-        }
-        (statistics.cross, statistics.squares, statistics.totals, statistics.secondMoments) = saved
+        try prepare()
+        try statistics.restore(from: state, prefix: "statistics")
         stepCount = try state.integer("step")
     }
 

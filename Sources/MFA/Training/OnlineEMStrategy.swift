@@ -6,6 +6,11 @@ import Foundation
 /// s ← (1 − ρ_t) s + ρ_t ŝ_batch with ρ_t = (t + t₀)^(−κ) (ρ = 1 for the first batch), and an
 /// M-step follows. In the exponential family this is a natural-gradient step (Sato 2001): its
 /// size follows the curvature, where Adam's does not. The batch sums are those of `EMStrategy`.
+///
+/// The last epoch of a run of several is one exact batch EM iteration (`polishing`), the ECM step
+/// of `EMMaximisation` on the whole pass's sums under the final model. The stochastic steps'
+/// statistics come from models that moved during the window they average; one exact step removes
+/// that lag (README: +1.2 nats on Fashion-MNIST after 8 epochs, where a joint-EM step gave +0.3).
 public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
     public typealias Result = MixtureModel
     public let engine: MixtureEngine<B>
@@ -23,6 +28,8 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
     var eigenvalues: [Float]
     /// Components whose M-step needed a ridge, over the run (reported as `clipped`).
     public private(set) var regularised = 0
+    /// True in the final epoch: sum the whole pass, one M-step at its end.
+    var polishing = false
 
     public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, options: TrainingOptions) throws {
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
@@ -46,19 +53,38 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         updates == 0 ? 1 : Foundation.pow(Double(updates) + options.onlineEMDelay, -options.onlineEMExponent)
     }
 
-    public func beginEpoch() throws {}
+    public func beginEpoch(_ epoch: Int) throws {
+        polishing = epoch == options.epochs && epoch > 1
+        batch = EMStatistics(shape: model.shape)
+    }
 
     public func accumulate() throws -> Double {
         stepCount += 1
         try engine.forward()
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
-        batch = EMStatistics(shape: model.shape)
-        batch.count = engine.rows
+        if !polishing { batch = EMStatistics(shape: model.shape) }
+        batch.count += engine.rows
         try engine.accumulate(into: &batch)
         return logLikelihood
     }
 
     public func update(reducer: any Reducer) throws -> Int {
+        polishing ? 0 : try step(reducer: reducer, rate: stepSize(after: stepCount - 1))
+    }
+
+    /// The exact ECM step on the polishing pass's sums.
+    public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int {
+        guard polishing else { return 0 }
+        if reducer.processes > 1 { try batch.sum(with: reducer) }
+        model = try EMMaximisation(shape: model.shape, origin: engine.origin.map(Double.init), minVariance: options.minVariance,
+                                   noise: options.noise).maximise(batch, current: model, canonical: canonical, eigenvalues: eigenvalues)
+        statistics = nil  // the running averages belong to the models before this step
+        try loadModel()
+        return 0
+    }
+
+    /// Blends the sums in `batch` into the running statistics at `rate`, then the M-step.
+    func step(reducer: any Reducer, rate: Double) throws -> Int {
         var rows = [Double(batch.count)]
         if reducer.processes > 1 {
             try batch.sum(with: reducer)
@@ -67,7 +93,7 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         let estimate = try OnlineEMStatistics(batch: batch, rows: Int(rows[0]), model: model, canonical: canonical,
                                               eigenvalues: eigenvalues)
         var running = statistics ?? estimate
-        running.blend(estimate, rate: stepSize(after: stepCount - 1))
+        running.blend(estimate, rate: rate)
         statistics = running
         let (next, ridged) = try running.maximise(current: model, origin: engine.origin.map(Double.init),
                                                   minVariance: options.minVariance, noise: options.noise)
@@ -76,8 +102,6 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         try loadModel()
         return ridged
     }
-
-    public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int { 0 }
 
     // MARK: State
 
@@ -88,7 +112,8 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
                 state.doubles["statistics.\(name)"] = statistics[keyPath: field]
             }
         }
-        state.integers = ["step": stepCount, "regularised": regularised]
+        state.integers = ["step": stepCount, "regularised": regularised, "polishing": polishing ? 1 : 0]
+        if polishing { batch.save(into: &state, prefix: "pass") }
         return state
     }
 
@@ -108,6 +133,9 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         }
         stepCount = try state.integer("step")
         regularised = state.integers["regularised"] ?? 0
+        polishing = state.integers["polishing"] == 1
+        batch = EMStatistics(shape: model.shape)
+        if polishing { try batch.restore(from: state, prefix: "pass") }
         try loadModel()
     }
 

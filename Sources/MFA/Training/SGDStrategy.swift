@@ -37,7 +37,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
         try engine.load(start, options: projection)
     }
 
-    public func beginEpoch() throws {}
+    public func beginEpoch(_ epoch: Int) throws {}
 
     public func accumulate() throws -> Double {
         stepCount += 1

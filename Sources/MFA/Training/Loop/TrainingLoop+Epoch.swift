@@ -5,7 +5,7 @@ extension TrainingLoop {
         _ strategy: T, _ data: S, order: EpochOrder, at start: EpochPosition, previous: Double?,
         context: RestartContext, run: inout RunState
     ) throws -> EpochPosition {
-        if !start.resumed { try strategy.beginEpoch() }
+        if !start.resumed { try strategy.beginEpoch(start.epoch) }
         // The last good state: a fault rolls the epoch back to it, at half the learning rate per fault.
         let snapshot = try strategy.save()
         let factor = strategy.learningRateFactor

@@ -20,8 +20,9 @@ public protocol TrainingStrategy: AnyObject {
     /// for EM, whose pass is deterministic and rate-free: a fault there is final).
     var backsOff: Bool { get }
 
-    /// Called before an epoch's first batch (EM: puts the current model into the engine).
-    func beginEpoch() throws
+    /// Called before an epoch's first batch (EM: puts the current model into the engine), with
+    /// the epoch's number (1-based).
+    func beginEpoch(_ epoch: Int) throws
     /// The batch in the engine: its summed log-likelihood before any update, and its
     /// contribution kept for `update`.
     func accumulate() throws -> Double
