@@ -147,34 +147,38 @@ struct TrainingArguments: ParsableArguments {
         if !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must not be negative (got \(stepDelay))") }
     }
 
-    /// Trains one (K, l) with the chosen algorithm; each restart's failure and EM's stop before
-    /// converging are said on stderr.
+    /// Trains one (K, l) with the chosen algorithm; each restart's failure is said on stderr, and
+    /// where a tolerance is in force (EM's default, or --tolerance) whether training converged.
     func train<S: SampleSource>(_ x: S, components: Int, latent: Int, validation: (any SampleSource)?, from start: MixtureModel?,
                control: TrainingControl = TrainingControl(), on backend: some Backend,
                progress: (EpochReport) -> Void) throws -> (model: MixtureModel, best: FinishedRestart) {
         let failed = { (restart: Int, error: MFAError) in printError("restart \(restart + 1) failed: \(error)") }
+        let (model, best): (MixtureModel, FinishedRestart)
         switch algorithm {
         case .sgd:
             let outcome = try SGDTrainer(backend: backend, options: options)
                 .run(x, components: components, latent: latent, validation: validation, from: start, control: control,
                      progress: progress, failed: failed)
-            return (try outcome.result.covarianceModel(), outcome.best)
+            (model, best) = (try outcome.result.covarianceModel(), outcome.best)
         case .onlineEM:
             let outcome = try OnlineEMTrainer(backend: backend, options: options)
                 .run(x, components: components, latent: latent, validation: validation, from: start, control: control,
                      progress: progress, failed: failed)
-            if options.tolerance != nil, !outcome.best.converged {
-                printError("warning: online EM did not converge in \(options.epochs) epochs (tolerance \(options.tolerance!)); the model is the last iterate")
-            }
-            return (outcome.result, outcome.best)
+            (model, best) = (outcome.result, outcome.best)
         case .em:
             let outcome = try EMTrainer(backend: backend, options: options)
                 .run(x, components: components, latent: latent, validation: validation, from: start, control: control,
                      progress: progress, failed: failed)
-            if !outcome.best.converged {
-                printError("warning: EM did not converge in \(options.maxIterations) iterations (tolerance \(options.tolerance ?? TrainingOptions.defaultEMTolerance)); the model is the last iterate")
-            }
-            return (outcome.result, outcome.best)
+            (model, best) = (outcome.result, outcome.best)
         }
+        let tolerance = algorithm == .em ? options.tolerance ?? TrainingOptions.defaultEMTolerance : options.tolerance
+        if let tolerance {
+            if best.converged {
+                printError("converged after \(best.epochs) epochs (tolerance \(tolerance))")
+            } else {
+                printError("warning: did not converge in \(best.epochs) epochs (tolerance \(tolerance)); the model is the last iterate")
+            }
+        }
+        return (model, best)
     }
 }

@@ -29,6 +29,40 @@ extension CommandTests {
         #expect(info.stdout.contains("training.em_iterations_before_sgd: 2") && info.stdout.contains("noise: isotropic"))
     }
 
+    @Test("--restarts keeps the restart with the best final training log-likelihood; --history holds its epochs")
+    func restartsAndHistory() throws {
+        let workspace = Workspace()
+        let (train, test) = try writeData(workspace)
+        for algorithm in ["sgd", "em", "online-em"] {
+            let outcome = try Tool.run(["train", train, "-c", "3", "-l", "1", "--algorithm", algorithm, "--epochs", "3",
+                                        "--restarts", "3", "--validation", test, "--history", workspace["h.csv"],
+                                        "-o", workspace["m.safetensors"]])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            for restart in 1...3 { #expect(outcome.stdout.contains("restart \(restart)/3 "), "\(algorithm): \(outcome.stdout)") }
+            let kept = try #require(outcome.stdout.split(separator: "\n").first { $0.hasPrefix("kept restart") }, "\(outcome.stdout)")
+            let info = try Tool.run(["info", workspace["m.safetensors"]]).stdout
+            #expect(kept.contains("restart \(info.split(separator: "\n").first { $0.hasPrefix("training.best_restart") }!.split(separator: " ").last!) of 3"))
+            // The kept restart's final training log-likelihood is the file's, and no lower than any restart's last epoch's.
+            let lines = try String(contentsOfFile: workspace["h.csv"], encoding: .utf8).split(separator: "\n")
+            #expect(lines.first == "epoch,seconds,train_ll,validation_ll")
+            #expect(lines.count == 4 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 4 })
+            let seconds = lines.dropFirst().map { Double($0.split(separator: ",")[1])! }
+            #expect(seconds == seconds.sorted() && seconds.allSatisfy { $0 > 0 })
+        }
+    }
+
+    @Test("--tolerance stops every algorithm once the training log-likelihood settles, and says so")
+    func toleranceStops() throws {
+        let workspace = Workspace()
+        let (train, _) = try writeData(workspace)
+        for algorithm in ["sgd", "em", "online-em"] {
+            let outcome = try Tool.run(["train", train, "-c", "2", "-l", "1", "--algorithm", algorithm, "--epochs", "200",
+                                        "--tolerance", "0.05", "-o", workspace["m.safetensors"]])
+            #expect(outcome.status == 0 && outcome.stderr.contains("converged after"), "\(algorithm): \(outcome.stderr)")
+            #expect(!outcome.stdout.contains("/200  train") || !outcome.stdout.contains("200/200"), "\(algorithm) ran every epoch")
+        }
+    }
+
     @Test("select prints the grid and writes the best model by BIC")
     func selectWritesBest() throws {
         let workspace = Workspace()
