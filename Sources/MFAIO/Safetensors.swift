@@ -110,7 +110,7 @@ public enum Safetensors {
         }
         let data = try reader.take(reader.remaining, what: "the data")
         let metadata = (header["__metadata__"] as? [String: String]) ?? [:]
-        try verifyChecksum(data, metadata: metadata, path: path)
+        try verifyChecksum(data, metadata: metadata, header: header, path: path)
         var tensors = [String: Entry]()
         for (name, entry) in header where name != "__metadata__" {
             guard let info = entry as? [String: Any], let dtype = info["dtype"] as? String,
@@ -144,7 +144,9 @@ public enum Safetensors {
 extension Safetensors {
     static let checksumKey = "checksum"
 
-    static func checksum(_ data: ArraySlice<UInt8>, metadata: [String: String]) -> String {
+    /// CRC-32 of the data, the metadata (but the checksum) and the tensor index (each tensor's name,
+    /// dtype, shape and byte range), so that neither a flipped byte nor two swapped entries pass.
+    static func checksum(_ data: ArraySlice<UInt8>, metadata: [String: String], header: [String: Any]) -> String {
         var crc = crc32(0, nil, 0)
         func add(_ bytes: UnsafeRawBufferPointer) {
             var start = 0
@@ -158,6 +160,11 @@ extension Safetensors {
         for key in metadata.keys.sorted() where key != checksumKey {
             (Array(key.utf8) + [0] + Array(metadata[key]!.utf8) + [0]).withUnsafeBytes(add)
         }
+        for name in header.keys.sorted() where name != "__metadata__" {
+            let entry = header[name] as? [String: Any] ?? [:]
+            let text = "\(name)|\(entry["dtype"] ?? "")|\(entry["shape"] ?? "")|\(entry["data_offsets"] ?? "")"
+            (Array(text.utf8) + [0]).withUnsafeBytes(add)
+        }
         return String(format: "crc32:%08x", UInt32(crc))
     }
 
@@ -170,16 +177,16 @@ extension Safetensors {
         }
         let data = bytes[(8 + headerLength)...]
         var metadata = (header["__metadata__"] as? [String: String]) ?? [:]
-        metadata[checksumKey] = checksum(data, metadata: metadata)
+        metadata[checksumKey] = checksum(data, metadata: metadata, header: header)
         header["__metadata__"] = metadata
         var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
         return littleEndianBytes(UInt64(json.count)) + json + data
     }
 
-    static func verifyChecksum(_ data: ArraySlice<UInt8>, metadata: [String: String], path: String) throws {
+    static func verifyChecksum(_ data: ArraySlice<UInt8>, metadata: [String: String], header: [String: Any], path: String) throws {
         guard let stored = metadata[checksumKey] else { return }
-        let computed = checksum(data, metadata: metadata)
+        let computed = checksum(data, metadata: metadata, header: header)
         guard stored == computed else {
             throw MFAError.malformedFile(path: path, reason: "corrupted: checksum \(computed) does not match the stored \(stored)")
         }

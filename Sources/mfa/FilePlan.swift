@@ -17,6 +17,9 @@ struct FilePlan {
     var inPlace: [(input: String, output: String)] = []
 
     func check() throws {
+        for (name, path) in Array(inputs) + Array(outputs) where path == "" {
+            throw MFAError.invalidArgument("\(name) is an empty path; give a file name")
+        }
         let reads = inputs.compactMap { name, path in path.map { (name: name, path: $0, identity: FileIdentity($0)) } }
         let writes = outputs.compactMap { name, path in path.map { (name: name, path: $0, identity: FileIdentity($0)) } }
         for input in reads where input.identity.exists {

@@ -48,6 +48,7 @@ struct Train: ParsableCommand {
         if latent < 0 { throw ValidationError("--latent must be at least 0") }
         if let shape, ImageShape(shape) == nil { throw ValidationError("--shape must look like 28x28") }
         if from != nil, training.optimiser.restarts != 1 { throw ValidationError("a warm start (--from) is one run: --restarts must be 1") }
+        if from != nil, training.`init` != nil { throw ValidationError("--init has nothing to do with --from: the run starts from the model") }
     }
 
     func run() throws {
@@ -56,7 +57,7 @@ struct Train: ParsableCommand {
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data, csv: csv.options())
-        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: training.options.batchSize,
+        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: min(training.options.batchSize, x.rows),
                                   what: "K=\(components) l=\(latent) in d=\(x.columns)")
         let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         let start = try from.map { path in
@@ -91,7 +92,7 @@ struct Train: ParsableCommand {
         }
         try ModelFile.write(model, metadata: metadata, to: out)
         if let history { try epochs.write(restart: best.restart, to: history) }
-        reportDegenerateComponents(model)
+        reportDegenerateComponents(model, floor: training.options.minVariance)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
     }
 }
@@ -112,15 +113,15 @@ func progressLine(_ report: EpochReport, algorithm: Algorithm, clipping: Bool = 
 }
 
 /// Says on stderr which components training starved or pinned to the variance floor.
-func reportDegenerateComponents(_ model: MixtureModel) {
+func reportDegenerateComponents(_ model: MixtureModel, floor minVariance: Double) {
     let (k, d) = (model.shape.components, model.shape.dimension)
     let dead = (0..<k).filter { model.weights[$0] < 0.1 / Float(k) }
-    let floor = model.noiseVariances.min() ?? 0
+    let floor = Float(minVariance)
     let atFloor = model.noiseVariances.filter { $0 <= floor * 1.0001 }.count
     if !dead.isEmpty {
         printError("note: \(dead.count) of \(k) components have weight < 0.1/K (components \(dead.prefix(10).map(String.init).joined(separator: ", "))\(dead.count > 10 ? ", …" : ""))")
     }
     if atFloor > k * d / 10 {
-        printError(String(format: "note: %.0f%% of the noise variances sit at the floor %g (near-constant coordinates)", 100 * Double(atFloor) / Double(k * d), floor))
+        printError(String(format: "note: %.0f%% of the noise variances sit at the floor --min-variance %g (near-constant coordinates)", 100 * Double(atFloor) / Double(k * d), minVariance))
     }
 }

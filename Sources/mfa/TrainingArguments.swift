@@ -137,6 +137,9 @@ struct TrainingArguments: ParsableArguments {
     }
 
     func validate() throws {
+        if maxIterations != nil, algorithm != .em {
+            throw ValidationError("--max-iterations is EM's name for --epochs; with --algorithm \(algorithm.rawValue) give --epochs")
+        }
         if maxIterations != nil, optimiser.epochs != nil, maxIterations != optimiser.epochs {
             throw ValidationError("--max-iterations is EM's name for --epochs: give one of them")
         }

@@ -117,3 +117,32 @@ import Testing
         #expect(otherData.status != 0 && otherData.stderr.contains("other data"), "\(otherData.stderr)")
     }
 }
+
+extension CheckpointTests {
+    @Test("A checkpoint of the previous release (kind sgd-checkpoint) still resumes, compared on what it recorded")
+    func previousReleaseCheckpointResumes() throws {
+        let workspace = Workspace()
+        let data = try writeData(workspace)
+        let common = ["train", data, "-c", "2", "-l", "1", "--algorithm", "sgd", "--epochs", "2", "--batch-size", "500", "--backend", "cpu"]
+        let checkpoint = workspace["new.checkpoint"]
+        #expect(try Tool.run(common + ["--checkpoint", checkpoint, "--checkpoint-every", "30", "-o", workspace["a.safetensors"]]).status == 0)
+        // Rewrite it as the previous release wrote it: the same SGD tensors, its metadata keys.
+        let saved = try CheckpointFile.read(checkpoint)
+        let sgdTensors = saved.state.floats.filter { $0.key != "learning_rate_factor" }.mapValues { Tensor(shape: [$0.count], values: $0) }
+        try Safetensors.write(sgdTensors, metadata: [
+            "format": "swift-mfa", "kind": "sgd-checkpoint", "components": "2", "dimension": "40", "latent": "1",
+            "step": String(saved.state.integers["step"]!), "epoch": String(saved.epoch), "batch": String(saved.batch),
+            "random_state": saved.loopRandomState.map(String.init).joined(separator: ","),
+            "log_likelihood_sum": String(saved.logLikelihoodSum.bitPattern), "clipped": String(saved.clipped),
+            "rows": "20000", "scale": "0", "epochs": "2", "batch_size": "500",
+        ], to: workspace["old.checkpoint"])
+        let resumed = try Tool.run(common + ["--resume", workspace["old.checkpoint"], "-o", workspace["b.safetensors"]])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let whole = try Tool.run(common + ["-o", workspace["c.safetensors"]])
+        #expect(whole.status == 0)
+        #expect(try tensors(workspace["b.safetensors"]) == tensors(workspace["c.safetensors"]))
+        let threeEpochs = ["train", data, "-c", "2", "-l", "1", "--algorithm", "sgd", "--epochs", "3", "--batch-size", "500", "--backend", "cpu"]
+        let otherEpochs = try Tool.run(threeEpochs + ["--resume", workspace["old.checkpoint"], "-o", workspace["d.safetensors"]])
+        #expect(otherEpochs.status != 0 && otherEpochs.stderr.contains("--epochs"), "\(otherEpochs.stderr) \(otherEpochs.stdout)")
+    }
+}

@@ -7,7 +7,7 @@ import Foundation
 /// about half of each path's variance.
 enum DGMMInitialiser {
     static func random<S: SampleSource>(_ shape: DGMMShape, data: S, origin: [Float], scale: Float, variance: [Double],
-                                        random: inout RandomGenerator) throws -> [DGMMLayerParameters] {
+                                        noiseFloor: Double, random: inout RandomGenerator) throws -> [DGMMLayerParameters] {
         let d = shape.dimension
         var layers = DGMMLayerParameters.zeros(shape)
         let rows = Initialiser.distinctIndices(shape.components[0], from: data.rows, random: &random)
@@ -20,7 +20,8 @@ enum DGMMInitialiser {
             if i > 0 { layers[i].means = (0..<(g * n)).map { _ in random.normal() } }
             let spread = 1 / Double(r).squareRoot()
             layers[i].loadings = (0..<(g * n * r)).map { _ in spread * random.normal() }
-            layers[i].logNoise = (0..<(g * n)).map { Foundation.log(0.5 * (i == 0 ? variance[$0 % n] : 1)) }
+            // A constant column has no variance to halve: its noise starts at the floor.
+            layers[i].logNoise = (0..<(g * n)).map { Foundation.log(max(0.5 * (i == 0 ? variance[$0 % n] : 1), noiseFloor)) }
         }
         // Λ_1 S_2 Λ_1ᵀ has mean diagonal ≈ tr(S_2)/r_1 (entries of Λ_1 have variance 1/r_1): scale
         // Λ_1 so that it is half of the data's mean variance, 1.

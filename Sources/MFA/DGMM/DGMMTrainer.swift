@@ -59,7 +59,7 @@ public struct DGMMTrainer<B: Backend> {
                 DGMMLayerParameters.of(try model.transformed(origin: engine.origin.map { -$0 / engine.scale },
                                                              scale: [Float](repeating: 1 / engine.scale, count: shape.dimension)))
             } ?? DGMMInitialiser.random(shape, data: data, origin: engine.origin, scale: engine.scale,
-                                        variance: standardVariance, random: &random)
+                                        variance: standardVariance, noiseFloor: options.minVariance / (scale * scale), random: &random)
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,
                 logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),

@@ -16,9 +16,17 @@ extension MixtureEngine {
     }
 
     /// Mean log-likelihood per sample.
+    /// Mean log-likelihood per sample, summed batch by batch: nothing per row is kept, so a
+    /// mapped file larger than memory streams (its pages released behind the batches).
     public func meanLogLikelihood<S: SampleSource>(_ data: S) throws -> Double {
-        let values = try evaluate(data).logDensity
-        return values.reduce(0, +) / Double(max(values.count, 1))
+        var total = 0.0
+        for start in stride(from: 0, to: data.rows, by: capacity) {
+            try loadBatch(data, rows: start..<min(start + capacity, data.rows))
+            data.release(start..<min(start + capacity, data.rows))
+            try forward()
+            total += try readLogDensity().reduce(0, +)
+        }
+        return total / Double(max(data.rows, 1))
     }
 }
 

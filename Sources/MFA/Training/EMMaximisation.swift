@@ -76,18 +76,16 @@ struct EMMaximisation {
                 a[p * l + q] = root[p] * uu * root[q] / n + (p == q ? root[p] * root[p] : 0)
             }
         }
-        guard let lower = SmallLinearAlgebra.cholesky(a, order: l) else {
+        // A moment matrix that round-off left slightly indefinite gets the smallest ridge that helps.
+        guard let (solution, _) = SmallLinearAlgebra.solvePositiveDefinite(a, SmallLinearAlgebra.transpose(sb, d, l), order: l, columns: d) else {
             throw MFAError.numerical("EM M-step: component \(c)'s latent moment matrix is not positive definite")
         }
         var loadings = [Double](repeating: 0, count: d * l), explained = [Double](repeating: 0, count: d)
         for j in 0..<d {
-            // Λ'_j = (Sβᵀ)_j A⁻¹: solve L Lᵀ yᵀ = (Sβᵀ)_jᵀ
-            var y = Array(sb[(j * l)..<((j + 1) * l)])
-            SmallLinearAlgebra.solveLower(lower, &y, order: l)
-            SmallLinearAlgebra.solveLowerTransposed(lower, &y, order: l)
+            // Λ'_j = (Sβᵀ)_j A⁻¹
             for i in 0..<l {
-                loadings[j * l + i] = y[i]
-                explained[j] += y[i] * sb[j * l + i]
+                loadings[j * l + i] = solution[i * d + j]
+                explained[j] += solution[i * d + j] * sb[j * l + i]
             }
         }
         return (loadings, explained)

@@ -23,8 +23,10 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
 
     public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, batchSize: Int, minVariance: Double,
                                  noise: NoiseStructure = .diagonal) throws {
+        let moments = try data.columnMoments()
+        try Standardisation.requireSquaresFit(variance: moments.variance)
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(batchSize, data.rows),
-                                   origin: try data.columnMoments().mean.map(Float.init))
+                                   origin: moments.mean.map(Float.init))
         model = start
         self.data = data
         self.batchSize = batchSize

@@ -32,8 +32,10 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
     var polishing = false
 
     public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, options: TrainingOptions) throws {
+        let moments = try data.columnMoments()
+        try Standardisation.requireSquaresFit(variance: moments.variance)
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
-                                   origin: try data.columnMoments().mean.map(Float.init))
+                                   origin: moments.mean.map(Float.init))
         model = start
         self.options = options
         batch = EMStatistics(shape: start.shape)

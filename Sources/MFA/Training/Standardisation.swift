@@ -19,4 +19,15 @@ public enum Standardisation {
             logPrecisionRange: Float(logSquaredScale - Foundation.log(100 * largest))...Float(logSquaredScale - Foundation.log(options.minVariance)),
             noise: options.noise)
     }
+
+    /// EM's sums hold squares of the centred data in float32 (up to ~3.4·10³⁸): refuses columns
+    /// whose spread would overflow them, instead of a NaN later.
+    static func requireSquaresFit(variance: [Double]) throws {
+        guard let (column, largest) = variance.enumerated().max(by: { $0.element < $1.element }) else { return }
+        let reach = 10 * largest.squareRoot()
+        guard reach < 1e18 else {
+            throw MFAError.invalidArgument(
+                "column \(column) has standard deviation \(largest.squareRoot()): squares of values that far from the mean exceed float32's range; rescale the data (or use --algorithm sgd, which standardises it)")
+        }
+    }
 }

@@ -22,7 +22,7 @@ extension TrainingLoop {
                 guard strategy.backsOff else { throw MFAError.diverged("\(fault.message) at epoch \(start.epoch), step \(strategy.stepCount)") }
                 guard run.restartRollbacks <= Self.maximumRollbacks else {
                     throw MFAError.diverged(
-                        "\(fault.message) at epoch \(start.epoch), step \(strategy.stepCount), after \(Self.maximumRollbacks) roll-backs that each halved the learning rate; try a smaller learning rate")
+                        "\(fault.message) at epoch \(start.epoch), step \(strategy.stepCount), after \(Self.maximumRollbacks) roll-backs that each halved the learning rate; try a smaller learning rate, or (on data whose columns differ in scale by orders of magnitude) standardise the columns")
                 }
                 try strategy.restore(snapshot)
                 strategy.learningRateFactor = factor / Float(1 << rollbacks)

@@ -35,7 +35,8 @@ public struct TrainingLoop {
 
     /// Trains every restart (from the checkpoint's, when resuming) and returns the best. A restart
     /// that fails numerically is reported through `failed` and skipped; the run fails only when
-    /// every restart failed. `start` initialises a restart from its generator.
+    /// every restart failed. Any other failure (a file, the data, the device) ends the run at once.
+    /// `start` initialises a restart from its generator.
     public func run<S: SampleSource, T: TrainingStrategy>(
         _ data: S, validation: (any SampleSource)?, identity: RunIdentity,
         start: (_ restart: Int, _ random: inout RandomGenerator) throws -> T,
@@ -47,6 +48,7 @@ public struct TrainingLoop {
         let fingerprint = try DataFingerprint(data)
         if let resume = control.resume {
             try resume.checkResumable(as: identity, data: fingerprint)
+            control.note("resuming restart \(resume.restart + 1) at epoch \(resume.epoch), after batch \(resume.batch)")
             if resume.identity.backend != identity.backend {
                 control.note("resuming a run checkpointed on \(resume.identity.backend) on \(identity.backend)")
             }
@@ -70,7 +72,11 @@ public struct TrainingLoop {
                                                result: strategy.encode(bestResult!))
                 }
             } catch let error as MFAError {
-                if case .interrupted = error { throw error }
+                // A restart fails numerically; a file, a device or the data failing ends the run.
+                switch error {
+                case .diverged, .numerical: break
+                default: throw error
+                }
                 lastError = error
                 run.summaries.append(RestartSummary(restart: restart, logLikelihood: nil, error: error))
                 failed(restart, error)
