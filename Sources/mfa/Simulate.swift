@@ -6,7 +6,86 @@ import MFAIO
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw data with known structure from a random model.",
-        subcommands: [SimulateDGMM.self])
+        subcommands: [SimulateMFA.self, SimulateDGMM.self])
+}
+
+struct SimulateMFA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mfa",
+        abstract: "Draw data from a random MFA, with the true components and the true model.",
+        discussion: """
+            In unit coordinates: equal weights, means ~ N(0, s²) (s = --separation), loadings ~ N(0, 1), \
+            and per component one noise variance, the largest eigenvalue of ΛΛᵀ divided by \
+            --signal-to-noise. Then each column j is put in units of its own, o_j + c_j·x_j, with c_j \
+            log-uniform in [1, --column-scale] and o_j uniform in [−offset, offset]: hard cases \
+            (ranges of 10⁴ and more, data far from zero, elongated components) with ground truth.
+            """)
+
+    @Option(name: [.short, .long], help: "K, the number of components.")
+    var components: Int
+
+    @Option(name: [.short, .long], help: "l, the latent dimension (0 ≤ l < d).")
+    var latent: Int
+
+    @Option(name: [.short, .long], help: "d, the data dimension.")
+    var dimension: Int
+
+    @Option(help: "How many samples.")
+    var count: Int
+
+    @Option(help: "Seed of the model and of the draws.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Standard deviation of the component means, in units of the columns' scales.")
+    var separation = 3.0
+
+    @Option(help: "The ratio of each component's largest covariance eigenvalue to its noise variance (in unit coordinates).")
+    var signalToNoise = 10.0
+
+    @Option(help: "The columns' scales are log-uniform in [1, this].")
+    var columnScale = 1.0
+
+    @Option(help: "The columns' offsets are uniform in [−this, this].")
+    var offset = 0.0
+
+    @Option(name: [.short, .long], help: "Where to write the samples (float32 .npy [count, d]).")
+    var out: String
+
+    @Option(help: "Where to write each sample's true component (int64 .npy [count]).")
+    var labels: String?
+
+    @Option(help: "Where to write the true MFA (.safetensors).")
+    var model: String?
+
+    func validate() throws {
+        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if components < 1 { throw ValidationError("--components must be at least 1") }
+        if dimension < 1 || latent < 0 || latent >= dimension { throw ValidationError("need 0 ≤ --latent < --dimension") }
+        if !(separation > 0) { throw ValidationError("--separation must be positive") }
+        if !(signalToNoise >= 1) { throw ValidationError("--signal-to-noise must be at least 1") }
+        if !(columnScale >= 1) { throw ValidationError("--column-scale must be at least 1") }
+        if !(offset >= 0) { throw ValidationError("--offset must not be negative") }
+    }
+
+    func run() throws {
+        try FilePlan(inputs: [:], outputs: ["--out": out, "--labels": labels, "--model": model]).check()
+        try MemoryLimit.require([count, dimension], bytesEach: 16, for: "--count \(count) samples of d = \(dimension)")
+        try MemoryLimit.require([components, dimension, latent + 2], bytesEach: 16, for: "an MFA of K = \(components) in d = \(dimension)")
+        let shape = try MixtureShape(components: components, dimension: dimension, latent: latent)
+        var random = RandomGenerator(seed: seed)
+        let settings = MFASimulation.Settings(separation: separation, signalToNoise: signalToNoise, columnScale: columnScale, offset: offset)
+        let truth = try MFASimulation.model(shape, settings: settings, random: &random)
+        let (samples, components) = truth.sample(count: count, random: &random)
+        try Numpy.write(samples.values.map(Double.init), shape: [count, dimension], dtype: "<f4", to: out)
+        if let labels { try Numpy.write(components.map(Double.init), shape: [count], dtype: "<i8", to: labels) }
+        if let model {
+            try ModelFile.write(truth, metadata: ["simulation.seed": String(seed), "simulation.separation": String(separation),
+                                                  "simulation.signal_to_noise": String(signalToNoise),
+                                                  "simulation.column_scale": String(columnScale), "simulation.offset": String(offset),
+                                                  "simulation.count": String(count)], to: model)
+        }
+        say("wrote \(count) samples of d=\(dimension) from an MFA (\(shape)) to \(out)")
+    }
 }
 
 struct SimulateDGMM: ParsableCommand {
