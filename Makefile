@@ -55,9 +55,13 @@ dgmm-experiment: build
 time-to-quality: build
 	scripts/time-to-quality.sh
 
-# Training-step GFLOP/s against cblas_sgemm on the same shapes (README's table).
-bench: setup
-	swift run -c release TrainingStepBenchmark
+# Training-step GFLOP/s against each backend's own GEMM on the same shapes (README's table), as a
+# CSV and a plot (out/bench.csv, out/bench.png; the plot needs matplotlib, installed if missing).
+bench: build
+	@mkdir -p $(OUT)
+	$(MFA) bench --backend cpu,opencl --csv $(OUT)/bench.csv
+	python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib
+	python3 scripts/plot_bench.py $(OUT)/bench.csv $(OUT)/bench.png
 
 # The readers (npy, IDX, gzip, CSV with its header guess and missing values, safetensors, model
 # and checkpoint files) under libFuzzer and AddressSanitizer for FUZZ_SECONDS (default 120),

@@ -32,17 +32,14 @@ let package = Package(
         // The Backend on OpenCL: Kernels/*.cl (embedded at build time) and CLBlast GEMMs.
         .target(name: "MFAOpenCL", dependencies: ["MFA", "COpenCL", "CCLBlast"], plugins: ["EmbedKernels"]),
         .plugin(name: "EmbedKernels", capability: .buildTool(), path: "Plugins/EmbedKernels"),
+        // `mfa bench`: a training step against the backend's own GEMM rate on the same shapes.
+        .target(name: "MFABench", dependencies: ["MFA", "MFACPU", "MFAOpenCL", "CBLAS"], path: "Benchmarks/MFABench"),
         .executableTarget(
             name: "mfa",
             dependencies: [
-                "MFA", "MFAIO", "MFACPU", "MFAOpenCL",
+                "MFA", "MFAIO", "MFACPU", "MFAOpenCL", "MFABench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
-        ),
-        .executableTarget(
-            name: "TrainingStepBenchmark",
-            dependencies: ["MFA", "MFACPU", "MFAOpenCL", "CBLAS"],
-            path: "Benchmarks/TrainingStep"
         ),
 
         .testTarget(name: "MFATests", dependencies: ["MFA", "MFACPU", "CLAPACKE"]),

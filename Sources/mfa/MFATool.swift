@@ -10,7 +10,7 @@ struct MFATool: ParsableCommand {
         commandName: "mfa",
         abstract: "Train and use mixtures of factor analysers (precision-form SGD, DESIGN.md).",
         version: version,
-        subcommands: [Train.self, Select.self, Score.self, Predict.self, Sample.self, Reconstruct.self, Outliers.self, Info.self, Devices.self,
+        subcommands: [Train.self, Select.self, Bench.self, Score.self, Predict.self, Sample.self, Reconstruct.self, Outliers.self, Info.self, Devices.self,
                       DGMMCommand.self, Simulate.self, ARI.self]
     )
 

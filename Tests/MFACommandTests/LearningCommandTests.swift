@@ -110,3 +110,22 @@ extension CommandTests {
         #expect(short.status != 0 && short.stderr.contains("short.npy"))
     }
 }
+
+extension CommandTests {
+    @Test("mfa bench prints the table and writes its CSV with the documented header")
+    func benchWritesCSV() throws {
+        let workspace = Workspace()
+        let outcome = try Tool.run(["bench", "-c", "3", "-l", "1", "-d", "8", "--batch-size", "16", "--algorithm", "sgd,online-em",
+                                    "--csv", workspace["bench.csv"]])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("| cpu | sgd | 3 |") && outcome.stdout.contains("| cpu | online-em | 3 |"), "\(outcome.stdout)")
+        let lines = try String(contentsOfFile: workspace["bench.csv"], encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "backend,device,algorithm,K,l,d,batch,samples_per_s,ms_per_step,train_gflops,gemm_gflops,ratio")
+        #expect(lines.count == 3)
+        for line in lines.dropFirst() {
+            // The device name is quoted (it holds a comma); the figures after it are positive numbers.
+            let figures = line.split(separator: "\"").last!.split(separator: ",").dropFirst(5).compactMap { Double($0) }
+            #expect(figures.count == 5 && figures.allSatisfy { $0 > 0 }, "\(line)")
+        }
+    }
+}
