@@ -35,7 +35,7 @@ struct Select: ParsableCommand {
     }
 
     func values(_ text: String, name: String) throws -> [Int] {
-        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
             throw ValidationError("--\(name) must be comma-separated whole numbers, e.g. 10,20,50")
         }
@@ -44,9 +44,16 @@ struct Select: ParsableCommand {
 
     func run() throws {
         try FilePlan(inputs: ["DATA": data, "--validation": validation], outputs: ["--out": out]).check()
-        let grid = try values(components, name: "components").flatMap { k in try values(latent, name: "latent").map { (k, $0) } }
+        let ks = try values(components, name: "components"), ls = try values(latent, name: "latent")
+        guard Set(ks).count == ks.count, Set(ls).count == ls.count else {
+            throw ValidationError("--components and --latent must not repeat a value")
+        }
+        let grid = ks.flatMap { k in ls.map { (k, $0) } }
         let x = try loadData(data, csv: csv.options()).samples
         for (k, l) in grid {
+            // Every grid point is checked before the first trains.
+            guard l < x.columns else { throw ValidationError("--latent \(l) must be below d = \(x.columns)") }
+            guard k >= 1, k <= x.rows else { throw ValidationError("--components \(k) must lie in 1…\(x.rows), the number of samples") }
             try requireTrainingMemory(components: k, dimension: x.columns, latent: l, batchSize: training.options.batchSize,
                                       what: "K=\(k) l=\(l) in d=\(x.columns)")
         }

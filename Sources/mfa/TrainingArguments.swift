@@ -100,7 +100,7 @@ struct TrainingArguments: ParsableArguments {
     @Option(help: "k-means: the random sample of training rows it runs on; kmeans-pca also finds each cluster's directions on it (default 10,000; online-em: 20,000).")
     var kmeansSample: Int?
 
-    @Option(help: "online-em: step sizes ρ_t = (t + delay)^(−exponent) after t updates; the exponent lies in (0.5, 1] for convergence (0.5 works in practice).")
+    @Option(help: "online-em: step sizes ρ_t = (t + delay)^(−exponent) after t updates, in (0, 1]; the theory asks for (0.5, 1], and 0.5 worked best here.")
     var stepExponent = 0.5
 
     @Option(help: "online-em: the delay t₀ in the step sizes (larger: smaller early steps).")
@@ -147,7 +147,7 @@ struct TrainingArguments: ParsableArguments {
         if let kmeansIterations, kmeansIterations < 0 { throw ValidationError("--kmeans-iterations must not be negative") }
         if let kmeansSample, kmeansSample < 1 { throw ValidationError("--kmeans-sample must be at least 1") }
         if !(stepExponent > 0 && stepExponent <= 1) { throw ValidationError("--step-exponent must lie in (0, 1] (got \(stepExponent))") }
-        if !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must not be negative (got \(stepDelay))") }
+        if !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must be a finite number ≥ 0 (got \(stepDelay))") }
     }
 
     /// Trains one (K, l) with the chosen algorithm; each restart's failure is said on stderr, and

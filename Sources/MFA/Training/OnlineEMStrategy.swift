@@ -20,6 +20,7 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
     public var shufflesRows: Bool { true }
     public var backsOff: Bool { false }
     let options: TrainingOptions
+    let data: any SampleSource
     /// The running average, in the model's latent basis; nil before the first batch.
     var statistics: OnlineEMStatistics?
     /// The batch in progress and the model it was scored under, canonical (M_k = diag(λ)).
@@ -38,6 +39,7 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
                                    origin: moments.mean.map(Float.init))
         model = start
         self.options = options
+        self.data = data
         batch = EMStatistics(shape: start.shape)
         (canonical, eigenvalues) = (try start.precisionParameters(), [])
         try loadModel()
@@ -70,8 +72,14 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         return logLikelihood
     }
 
+    /// ρ_t scaled by the batch's share of a full one (a last batch of one row moves the
+    /// averages by 1/B of a full step); ρ = 1 when one batch holds all the data, which makes
+    /// every epoch an exact EM step.
     public func update(reducer: any Reducer) throws -> Int {
-        polishing ? 0 : try step(reducer: reducer, rate: stepSize(after: stepCount - 1))
+        guard !polishing else { return 0 }
+        let share = Double(batch.count) / Double(engine.capacity)
+        let rate = engine.capacity >= data.rows ? 1 : min(1, stepSize(after: stepCount - 1) * (stepCount == 1 ? 1 : share))
+        return try step(reducer: reducer, rate: rate)
     }
 
     /// The exact ECM step on the polishing pass's sums.
