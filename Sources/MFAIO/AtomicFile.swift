@@ -18,7 +18,7 @@ public enum AtomicFile {
             return
         }
         let target = try resolveLinks(path)
-        let directory = (target as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: target)
         let (descriptor, temporary) = try createTemporary(beside: target, in: directory.isEmpty ? "." : directory)
         // A replaced file keeps its permissions; a new one gets 0666 less the umask, like any other.
         if lstat(target, &status) == 0 { fchmod(descriptor, status.st_mode & 0o7777) }
@@ -60,7 +60,7 @@ public enum AtomicFile {
             let length = readlink(current, &buffer, buffer.count - 1)
             guard length >= 0 else { return current }  // not a link (or absent): the file itself
             let target = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            current = target.hasPrefix("/") ? target : ((current as NSString).deletingLastPathComponent as NSString).appendingPathComponent(target)
+            current = target.hasPrefix("/") ? target : (PathText.directory(of: current) as NSString).appendingPathComponent(target)
         }
         throw MFAError.fileAccess(path: path, reason: "too many levels of symbolic links")
     }

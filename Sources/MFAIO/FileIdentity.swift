@@ -40,7 +40,7 @@ public struct FileIdentity: Equatable, Sendable {
         }
         // Absent (or a dangling link): resolve what leads to it, then the link chain itself.
         let followed = (try? AtomicFile.resolveLinks(absolute)) ?? absolute
-        let directory = (followed as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: followed)
         guard directory != followed, let real = realpath(directory, nil) else { return (followed as NSString).standardizingPath }
         defer { free(real) }
         return (String(cString: real) as NSString).appendingPathComponent((followed as NSString).lastPathComponent)

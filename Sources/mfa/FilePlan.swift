@@ -35,7 +35,7 @@ struct FilePlan {
                 }
                 continue  // a device or FIFO: written directly, nothing to lose
             }
-            let folder = (output.identity.resolvedPath as NSString).deletingLastPathComponent
+            let folder = PathText.directory(of: output.identity.resolvedPath)
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
                 throw MFAError.fileAccess(path: output.path, reason: "its folder \(folder) does not exist")

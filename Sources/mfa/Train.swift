@@ -69,13 +69,20 @@ struct Train: ParsableCommand {
         let backend = try training.backendOptions.make()
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
-        var epochs = TrainingHistory()
+        // A resumed run keeps the history rows of the epochs before its checkpoint; a stopped run
+        // writes what it has, so that the two together make one history.
+        var epochs = TrainingHistory(continuing: history, from: control.resume)
         let (model, best) = try trainingCommand {
-            try training.train(x, components: components, latent: latent, validation: validationSet,
-                               from: start, control: control, on: backend) { report in
-                last = report
-                epochs.record(report)
-                say(progressLine(report, algorithm: training.algorithm))
+            do {
+                return try training.train(x, components: components, latent: latent, validation: validationSet,
+                                          from: start, control: control, on: backend) { report in
+                    last = report
+                    epochs.record(report)
+                    say(progressLine(report, algorithm: training.algorithm))
+                }
+            } catch MFAError.interrupted(let message) {
+                if let history { try epochs.write(restart: last?.restart ?? control.resume?.restart ?? 0, to: history) }
+                throw MFAError.interrupted(message)
             }
         }
         var record = training.record(data: data)

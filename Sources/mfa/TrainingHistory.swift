@@ -13,6 +13,18 @@ let processStart = ContinuousClock.now
 struct TrainingHistory {
     private var rows: [Int: [String]] = [:]
 
+    init() {}
+
+    /// A resumed run's history: the rows of `path` (written when the run was stopped) for the
+    /// epochs before the checkpoint's, credited to its restart. Their seconds are the stopped
+    /// process's; the resumed process counts from its own start.
+    init(continuing path: String?, from checkpoint: TrainingCheckpoint?) {
+        guard let path, let checkpoint, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        rows[checkpoint.restart] = text.split(separator: "\n").dropFirst().map(String.init).filter { line in
+            Int(line.split(separator: ",").first ?? "").map { $0 < checkpoint.epoch } ?? false
+        }
+    }
+
     mutating func record(_ report: EpochReport) {
         let elapsed = ContinuousClock.now - processStart
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

@@ -129,3 +129,18 @@ extension CommandTests {
         }
     }
 }
+
+extension CommandTests {
+    @Test("Outputs with one-character names in the working folder are written (Foundation's path call trapped on them)")
+    func oneCharacterOutputNames() throws {
+        let workspace = Workspace()
+        let (train, _) = try writeData(workspace)
+        // "c" itself was one that trapped.
+        let outcome = try Tool.run(["train", train, "-c", "2", "-l", "1", "--epochs", "2", "-o", "c", "--checkpoint", "k",
+                                    "--checkpoint-every", "1", "--history", "h"], in: workspace.path)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        for name in ["c", "k", "h"] { #expect(FileManager.default.fileExists(atPath: workspace[name]), "\(name)") }
+        #expect(PathText.directory(of: "c") == "" && PathText.directory(of: "/c") == "/" && PathText.directory(of: "a/b/") == "a"
+                && PathText.directory(of: "./c") == "." && PathText.directory(of: "/x/y") == "/x")
+    }
+}
