@@ -27,7 +27,7 @@ public enum Standardisation {
         let reach = 10 * largest.squareRoot()
         guard reach < 1e18 else {
             throw MFAError.invalidArgument(
-                "column \(column) has standard deviation \(largest.squareRoot()): squares of values that far from the mean exceed float32's range; rescale the data (or use --algorithm sgd, which standardises it)")
+                "column \(column) has standard deviation \(largest.squareRoot()): squares of values that far from the mean exceed float32's range; rescale the data (or train by SGD, which standardises it)")
         }
     }
 }
