@@ -47,10 +47,10 @@ struct OptimiserArguments: ParsableArguments {
     var batchSize: Int { batchSizeOption ?? 256 }
 
     @Option(help: "Base learning rate, for the means in units of the data's standard deviation; mixing logits train at 0.3×, log-precisions or log noise variances at 0.9×, loadings at 0.75× (MFA: 0.75/√d×).")
-    var learningRate: Float = 0.1
+    var learningRate: Float?
 
     @Option(help: "adam, or sgd (heavy-ball momentum 0.9).")
-    var optimizer: TrainingOptions.Optimizer = .adam
+    var optimizer: TrainingOptions.Optimizer?
 
     @Option(help: "Seed for initialisation and shuffling; the same seed gives the same model.")
     var seed: UInt64 = 0
@@ -61,7 +61,9 @@ struct OptimiserArguments: ParsableArguments {
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
-        if !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be positive (got \(learningRate))")
+        }
         if !(minVariance > 0 && minVariance.isFinite) { throw ValidationError("--min-variance must be positive (got \(minVariance))") }
         if restarts < 1 { throw ValidationError("--restarts must be at least 1 (got \(restarts))") }
         if let tolerance, !(tolerance >= 0) { throw ValidationError("--tolerance must not be negative (got \(tolerance))") }
@@ -71,8 +73,8 @@ struct OptimiserArguments: ParsableArguments {
         var options = TrainingOptions()
         options.epochs = epochs ?? defaultEpochs
         options.batchSize = batchSize
-        options.learningRate = learningRate
-        options.optimizer = optimizer
+        options.learningRate = learningRate ?? 0.1
+        options.optimizer = optimizer ?? .adam
         options.seed = seed
         options.minVariance = minVariance
         options.restarts = restarts
@@ -101,10 +103,10 @@ struct TrainingArguments: ParsableArguments {
     var kmeansSample: Int?
 
     @Option(help: "online-em: step sizes ρ_t = (t + delay)^(−exponent) after t updates, in (0, 1]; the theory asks for (0.5, 1], and 0.5 worked best here.")
-    var stepExponent = 0.5
+    var stepExponent: Double?
 
     @Option(help: "online-em: the delay t₀ in the step sizes (larger: smaller early steps).")
-    var stepDelay = 1.0
+    var stepDelay: Double?
 
     @Option(help: "diagonal (Ψ_k diagonal), isotropic (Ψ_k = σ_k² I: mixture of PPCA) or shared (one diagonal Ψ for all components).")
     var noise: NoiseStructure = .diagonal
@@ -124,8 +126,8 @@ struct TrainingArguments: ParsableArguments {
         options.kmeansIterations = kmeansIterations ?? (algorithm == .onlineEM ? 10 : 5)
         options.kmeansSampleSize = kmeansSample ?? (algorithm == .onlineEM ? 20_000 : 10_000)
         if algorithm == .onlineEM, optimiser.epochs == nil { options.epochs = 14 }
-        options.onlineEMExponent = stepExponent
-        options.onlineEMDelay = stepDelay
+        options.onlineEMExponent = stepExponent ?? 0.5
+        options.onlineEMDelay = stepDelay ?? 1
         options.noise = noise
         options.reinitialiseDead = reinitDead
         return options
@@ -146,8 +148,17 @@ struct TrainingArguments: ParsableArguments {
         if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
         if let kmeansIterations, kmeansIterations < 0 { throw ValidationError("--kmeans-iterations must not be negative") }
         if let kmeansSample, kmeansSample < 1 { throw ValidationError("--kmeans-sample must be at least 1") }
-        if !(stepExponent > 0 && stepExponent <= 1) { throw ValidationError("--step-exponent must lie in (0, 1] (got \(stepExponent))") }
-        if !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must be a finite number ≥ 0 (got \(stepDelay))") }
+        if let stepExponent, !(stepExponent > 0 && stepExponent <= 1) { throw ValidationError("--step-exponent must lie in (0, 1] (got \(stepExponent))") }
+        if let stepDelay, !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must be a finite number ≥ 0 (got \(stepDelay))") }
+        // An option of another algorithm would be ignored: say so instead.
+        let sgdOnly = [("--learning-rate", optimiser.learningRate != nil), ("--optimizer", optimiser.optimizer != nil),
+                       ("--reinit-dead", reinitDead)]
+        for (name, given) in sgdOnly where given && algorithm != .sgd {
+            throw ValidationError("\(name) applies to --algorithm sgd, not \(algorithm.rawValue)")
+        }
+        for (name, given) in [("--step-exponent", stepExponent != nil), ("--step-delay", stepDelay != nil)] where given && algorithm != .onlineEM {
+            throw ValidationError("\(name) applies to --algorithm online-em, not \(algorithm.rawValue)")
+        }
     }
 
     /// Trains one (K, l) with the chosen algorithm; each restart's failure is said on stderr, and

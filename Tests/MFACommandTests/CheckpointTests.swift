@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct CheckpointTests {
     /// Each trainer's command, short but long enough to be interrupted.
     static let trainers: [(name: String, arguments: [String], changed: [String], option: String)] = [
-        ("sgd", ["train", "-c", "6", "-l", "3", "--epochs", "4", "--batch-size", "32"], ["--learning-rate", "0.2"], "--learning-rate"),
+        ("sgd", ["train", "--algorithm", "sgd", "-c", "6", "-l", "3", "--epochs", "4", "--batch-size", "32"], ["--learning-rate", "0.2"], "--learning-rate"),
         ("em", ["train", "--algorithm", "em", "-c", "6", "-l", "3", "--epochs", "8", "--tolerance", "0", "--batch-size", "16"],
          ["--min-variance", "0.01"], "--min-variance"),
         ("online-em", ["train", "--algorithm", "online-em", "-c", "6", "-l", "3", "--epochs", "6", "--batch-size", "64"],
