@@ -11,7 +11,6 @@
 /// Nothing here is d×d: the M-step needs only these GEMM-shaped sums (DESIGN.md §2).
 struct EMStatistics {
     let shape: MixtureShape
-    var logLikelihood = 0.0
     var count = 0
     var cross: [Double]       // the crossSums layout [K(l+1), d]: C_k rows, then s1_k rows
     var squares: [Double]
