@@ -45,6 +45,11 @@ func trainingCommand<T>(_ body: () throws -> T) throws -> T {
         printError("interrupted: \(message)")
         throw ExitCode(Interruption.exitStatus)
     } catch MFAError.resumeMismatch(let setting, let saved, let current) {
+        if setting == "from" {  // the values are fingerprints of the starting models
+            throw MFAError.invalidArgument(saved == "none" || current == "none"
+                ? "the checkpoint was made \(saved == "none" ? "without" : "with") --from, this run is \(current == "none" ? "without" : "with") it; resume with the options it was started with"
+                : "the checkpoint was made from another --from model; resume with the options it was started with")
+        }
         throw MFAError.invalidArgument(
             "the checkpoint was made with \(optionName(setting)) \(saved), this run has \(current); resume with the options it was started with")
     }

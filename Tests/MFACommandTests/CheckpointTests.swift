@@ -109,6 +109,11 @@ import Testing
         let outcome = try Tool.run(common + trainer.changed + ["--resume", checkpoint, "-o", workspace["m2.safetensors"]])
         #expect(outcome.status != 0 && outcome.stderr.contains(trainer.option), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: workspace["m2.safetensors"]))
+        // A warm start where the run had none is named as such, not by fingerprints.
+        if trainer.name != "dgmm" {
+            let fromModel = try Tool.run(common + ["--from", workspace["m.safetensors"], "--resume", checkpoint, "-o", workspace["m4.safetensors"]])
+            #expect(fromModel.status != 0 && fromModel.stderr.contains("made without --from, this run is with it"), "\(fromModel.stderr)")
+        }
         // Other data of the same size: the fingerprint differs.
         let values = try Numpy.read(path: workspace["data.npy"]).values.map { Double($0) + 0.5 }
         try Numpy.write(values, shape: [20_000, 40], dtype: "<f4", to: workspace["other.npy"])
