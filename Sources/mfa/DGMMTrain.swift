@@ -88,7 +88,7 @@ struct DGMMTrain: ParsableCommand {
         let x = try DataFile.open(data, csv: csv.options()).samples
         let shape = try DGMMShape(dimension: x.columns, components: components.values, latent: latent.values)
         try requireTrainingMemory(components: shape.pathCount, dimension: x.columns, latent: shape.latent[0],
-                                  batchSize: min(options.batchSize, x.rows), what: "a DGMM of \(shape.pathCount) paths in d=\(x.columns)")
+                                  batchSize: options.batchSize, rows: x.rows, what: "a DGMM of \(shape.pathCount) paths in d=\(x.columns)")
         let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         say("training a DGMM (\(shape), \(shape.pathCount) paths) on \(x.rows) samples (\(data)), \(restarts) restart\(restarts == 1 ? "" : "s")")
         let start = try from.map { path in

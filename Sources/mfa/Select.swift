@@ -54,7 +54,7 @@ struct Select: ParsableCommand {
             // Every grid point is checked before the first trains.
             guard l < x.columns else { throw ValidationError("--latent \(l) must be below d = \(x.columns)") }
             guard k >= 1, k <= x.rows else { throw ValidationError("--components \(k) must lie in 1…\(x.rows), the number of samples") }
-            try requireTrainingMemory(components: k, dimension: x.columns, latent: l, batchSize: training.options.batchSize,
+            try requireTrainingMemory(components: k, dimension: x.columns, latent: l, batchSize: training.options.batchSize, rows: x.rows,
                                       what: "K=\(k) l=\(l) in d=\(x.columns)")
         }
         let validationSet = try validation.map { try loadData($0, dimension: x.columns, csv: csv.options()).samples }

@@ -57,7 +57,7 @@ struct Train: ParsableCommand {
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data, csv: csv.options())
-        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: min(training.options.batchSize, x.rows),
+        try requireTrainingMemory(components: components, dimension: x.columns, latent: latent, batchSize: training.options.batchSize, rows: x.rows,
                                   what: "K=\(components) l=\(latent) in d=\(x.columns)")
         let validationSet = try validation.map { try openData($0, dimension: x.columns, csv: csv) }
         let start = try from.map { path in

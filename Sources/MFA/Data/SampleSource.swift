@@ -12,6 +12,9 @@ public protocol SampleSource {
     func release(_ range: Range<Int>)
 }
 
+/// Per-column mean and (population) variance, in float64.
+public typealias ColumnMoments = (mean: [Double], variance: [Double])
+
 extension SampleSource {
     public var blockRows: Int? { nil }
     public func release(_ range: Range<Int>) {}
@@ -26,7 +29,7 @@ extension SampleSource {
     }
 
     /// Per-column mean and (population) variance in float64, in one streaming pass.
-    public func columnMoments() throws -> (mean: [Double], variance: [Double]) {
+    public func columnMoments() throws -> ColumnMoments {
         var mean = [Double](repeating: 0, count: columns), square = mean
         var row = [Float](repeating: 0, count: columns)
         let chunk = blockRows ?? rows

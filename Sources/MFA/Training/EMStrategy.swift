@@ -22,11 +22,8 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
     var eigenvalues: [Float]
 
     public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, batchSize: Int, minVariance: Double,
-                                 noise: NoiseStructure = .diagonal) throws {
-        let moments = try data.columnMoments()
-        try Standardisation.requireSquaresFit(variance: moments.variance)
-        engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(batchSize, data.rows),
-                                   origin: moments.mean.map(Float.init))
+                                 noise: NoiseStructure = .diagonal, moments: ColumnMoments? = nil) throws {
+        engine = try .forEM(backend: backend, shape: start.shape, data: data, batchSize: batchSize, moments: moments)
         model = start
         self.data = data
         self.batchSize = batchSize
@@ -41,9 +38,7 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
     public func beginEpoch(_ epoch: Int) throws { try prepare() }
 
     func prepare() throws {
-        try engine.load(try model.precisionParameters())
-        canonical = try engine.precisionParameters()  // Γ rotated so that M_k = diag(λ_k)
-        eigenvalues = try engine.readEigenvalues()
+        (canonical, eigenvalues) = try engine.loadCanonical(model)
         statistics = EMStatistics(shape: model.shape)
     }
 

@@ -3,8 +3,10 @@ import Foundation
 /// Starting points for training (docs/DESIGN.md §7): means at random samples or k-means++
 /// centres, e = 1/(variance + σ²_min) from the data, Γ small and random (M ≈ 0.99 I), equal weights.
 public enum Initialiser {
+    /// `moments` are `data.columnMoments()`, when the caller has them already (one pass fewer).
     public static func initialise<B: Backend, S: SampleSource>(_ data: S, shape: MixtureShape, options: TrainingOptions,
-                                              backend: B, random: inout RandomGenerator) throws -> PrecisionParameters {
+                                              backend: B, moments: ColumnMoments? = nil,
+                                              random: inout RandomGenerator) throws -> PrecisionParameters {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let means: [Float]
         switch options.initialisation {
@@ -17,7 +19,7 @@ public enum Initialiser {
             return try ClusterPCA(sample: sample, centres: centres, latent: l, minVariance: options.minVariance,
                                   noise: options.noise).model(random: &random).precisionParameters()
         }
-        let variance = try data.columnMoments().variance
+        let variance = try (moments ?? data.columnMoments()).variance
         var e = variance.map { 1 / ($0 + options.minVariance) }
         if options.noise == .isotropic {  // one precision per component: the mean
             e = [Double](repeating: e.reduce(0, +) / Double(e.count), count: e.count)
@@ -34,12 +36,12 @@ public enum Initialiser {
     /// start, which must have the shape asked for) or initialises.
     static func start<B: Backend, S: SampleSource>(_ data: S, components: Int, latent: Int, validation: (any SampleSource)?,
                                                    from: MixtureModel?,
-                                  options: TrainingOptions, backend: B,
+                                  options: TrainingOptions, backend: B, moments: ColumnMoments? = nil,
                                   random: inout RandomGenerator) throws -> PrecisionParameters {
         try options.validate()
         let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
         try checkSizes(data, components: components, validation: validation)
-        guard let from else { return try initialise(data, shape: shape, options: options, backend: backend, random: &random) }
+        guard let from else { return try initialise(data, shape: shape, options: options, backend: backend, moments: moments, random: &random) }
         guard from.shape == shape else {
             throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
         }

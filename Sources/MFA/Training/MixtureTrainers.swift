@@ -26,17 +26,18 @@ public struct SGDTrainer<B: Backend> {
         let batches = (data.rows + min(options.batchSize, data.rows) - 1) / max(min(options.batchSize, data.rows), 1)
         return try MixtureRun(backend: backend, options: options, algorithm: "sgd", epochs: options.epochs, tolerance: options.tolerance)
             .run(data, components: components, latent: latent, validation: validation, from: from, control: control,
-                 progress: progress, failed: failed) { start, _ in
+                 progress: progress, failed: failed) { start, moments in
                 var start = start
                 if options.emIterationsBeforeSGD > 0, from == nil {
                     // `em:N` initialisation: a few EM iterations put SGD in EM's basin.
                     let em = try EMStrategy(backend: backend, start: try start.covarianceModel(), data: data,
-                                            batchSize: options.batchSize, minVariance: options.minVariance, noise: options.noise)
+                                            batchSize: options.batchSize, minVariance: options.minVariance, noise: options.noise,
+                                            moments: moments)
                     for _ in 0..<options.emIterationsBeforeSGD { try em.iterate() }
                     start = try em.model.precisionParameters()
                 }
                 return try SGDStrategy(backend: backend, start: start, data: data, options: options,
-                                       totalSteps: batches * options.epochs)
+                                       totalSteps: batches * options.epochs, moments: moments)
             }
     }
 }
@@ -70,9 +71,9 @@ public struct EMTrainer<B: Backend> {
         try MixtureRun(backend: backend, options: options, algorithm: "em", epochs: iterations ?? options.maxIterations,
                        tolerance: options.tolerance ?? TrainingOptions.defaultEMTolerance)
             .run(data, components: components, latent: latent, validation: validation, from: from, control: control,
-                 progress: progress, failed: failed) { start, _ in
+                 progress: progress, failed: failed) { start, moments in
                 try EMStrategy(backend: backend, start: try start.covarianceModel(), data: data, batchSize: options.batchSize,
-                               minVariance: options.minVariance, noise: options.noise)
+                               minVariance: options.minVariance, noise: options.noise, moments: moments)
             }
     }
 }
@@ -94,8 +95,9 @@ public struct OnlineEMTrainer<B: Backend> {
                                      failed: (Int, MFAError) -> Void = { _, _ in }) throws -> TrainingOutcome<MixtureModel> {
         try MixtureRun(backend: backend, options: options, algorithm: "online-em", epochs: options.epochs, tolerance: options.tolerance)
             .run(data, components: components, latent: latent, validation: validation, from: from, control: control,
-                 progress: progress, failed: failed) { start, _ in
-                try OnlineEMStrategy(backend: backend, start: try start.covarianceModel(), data: data, options: options)
+                 progress: progress, failed: failed) { start, moments in
+                try OnlineEMStrategy(backend: backend, start: try start.covarianceModel(), data: data, options: options,
+                                     moments: moments)
             }
     }
 }
@@ -111,10 +113,12 @@ struct MixtureRun<B: Backend> {
     func run<S: SampleSource, T: TrainingStrategy>(
         _ data: S, components: Int, latent: Int, validation: (any SampleSource)?, from: MixtureModel?,
         control: TrainingControl, progress: (EpochReport) -> Void, failed: (Int, MFAError) -> Void,
-        strategy: (PrecisionParameters, Int) throws -> T
+        strategy: (PrecisionParameters, ColumnMoments) throws -> T
     ) throws -> TrainingOutcome<T.Result> {
         try options.validate()
         if from != nil, options.restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: restarts must be 1") }
+        // One pass for the data's moments, shared by every restart's start and strategy.
+        let moments = try data.columnMoments()
         var settings = options.settings
         settings["components"] = String(components)
         settings["latent"] = String(latent)
@@ -124,11 +128,11 @@ struct MixtureRun<B: Backend> {
                                 batchSize: options.batchSize, control: control)
         return try loop.run(data, validation: validation,
                             identity: RunIdentity(algorithm: algorithm, settings: settings, backend: backend.name),
-                            start: { restart, random in
+                            start: { _, random in
                                 let start = try Initialiser.start(data, components: components, latent: latent,
                                                                   validation: validation, from: from, options: options,
-                                                                  backend: backend, random: &random)
-                                return try strategy(start, restart)
+                                                                  backend: backend, moments: moments, random: &random)
+                                return try strategy(start, moments)
                             }, progress: progress, failed: failed)
     }
 }

@@ -32,11 +32,9 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
     /// True in the final epoch: sum the whole pass, one M-step at its end.
     var polishing = false
 
-    public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, options: TrainingOptions) throws {
-        let moments = try data.columnMoments()
-        try Standardisation.requireSquaresFit(variance: moments.variance)
-        engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
-                                   origin: moments.mean.map(Float.init))
+    public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, options: TrainingOptions,
+                                 moments: ColumnMoments? = nil) throws {
+        engine = try .forEM(backend: backend, shape: start.shape, data: data, batchSize: options.batchSize, moments: moments)
         model = start
         self.options = options
         self.data = data
@@ -47,9 +45,7 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
 
     /// Puts the model into the engine, made canonical.
     func loadModel() throws {
-        try engine.load(try model.precisionParameters())
-        canonical = try engine.precisionParameters()
-        eigenvalues = try engine.readEigenvalues()
+        (canonical, eigenvalues) = try engine.loadCanonical(model)
     }
 
     /// ρ_t for the update after `updates` earlier ones.

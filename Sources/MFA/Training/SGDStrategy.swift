@@ -22,8 +22,10 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     let data: any SampleSource
 
     /// Standardises by `data`'s moments (see `MixtureEngine`) and loads `start`, projected.
-    public init<S: SampleSource>(backend: B, start: PrecisionParameters, data: S, options: TrainingOptions, totalSteps: Int) throws {
-        let moments = try data.columnMoments()
+    /// `moments` are `data.columnMoments()`, when the caller has them already (one pass fewer).
+    public init<S: SampleSource>(backend: B, start: PrecisionParameters, data: S, options: TrainingOptions, totalSteps: Int,
+                                 moments: ColumnMoments? = nil) throws {
+        let moments = try moments ?? data.columnMoments()
         let scale = Standardisation.scale(variance: moments.variance)
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
                                    origin: moments.mean.map(Float.init), scale: Float(scale))

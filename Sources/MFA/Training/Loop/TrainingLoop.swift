@@ -62,14 +62,13 @@ public struct TrainingLoop {
                 let strategy = try start(restart, &random)
                 if bestResult == nil, let best = run.best { bestResult = try strategy.decode(best.result) }
                 let resume = restart == control.resume?.restart ? control.resume : nil
-                let finished = try train(strategy, data, validation: validation, restart: restart, random: random,
-                                         resume: resume, run: &run, progress: progress)
-                run.summaries.append(RestartSummary(restart: restart, logLikelihood: finished.logLikelihood, error: nil))
-                if run.best.map({ finished.logLikelihood > $0.logLikelihood }) ?? true {
+                let end = try train(strategy, data, validation: validation, restart: restart, random: random,
+                                    resume: resume, run: &run, progress: progress)
+                run.summaries.append(RestartSummary(restart: restart, logLikelihood: end.logLikelihood, error: nil))
+                if run.best.map({ end.logLikelihood > $0.logLikelihood }) ?? true {
                     bestResult = try strategy.result()
-                    run.best = FinishedRestart(restart: restart, logLikelihood: finished.logLikelihood,
-                                               converged: finished.converged, epochs: finished.epochs,
-                                               result: strategy.encode(bestResult!))
+                    run.best = FinishedRestart(restart: restart, logLikelihood: end.logLikelihood, converged: end.converged,
+                                               epochs: end.epochs, result: strategy.encode(bestResult!))
                 }
             } catch let error as MFAError {
                 // A restart fails numerically; a file, a device or the data failing ends the run.
@@ -91,7 +90,7 @@ public struct TrainingLoop {
     func train<S: SampleSource, T: TrainingStrategy>(
         _ strategy: T, _ data: S, validation: (any SampleSource)?, restart: Int, random: RandomGenerator,
         resume: TrainingCheckpoint?, run: inout RunState, progress: (EpochReport) -> Void
-    ) throws -> FinishedRestart {
+    ) throws -> RestartEnd {
         var random = random
         run.restartRollbacks = 0
         var order = EpochOrder(data: data, shuffles: strategy.shufflesRows)
@@ -133,9 +132,16 @@ public struct TrainingLoop {
         }
         let logLikelihood = try strategy.meanLogLikelihood(data)
         guard logLikelihood.isFinite else { throw MFAError.diverged("restart \(restart + 1): the final log-likelihood is not finite") }
-        return FinishedRestart(restart: restart, logLikelihood: logLikelihood, converged: converged, epochs: lastEpoch,
-                               result: StrategyState())
+        return RestartEnd(logLikelihood: logLikelihood, converged: converged, epochs: lastEpoch)
     }
+}
+
+/// How a restart ended: its final training log-likelihood per sample, whether the stopping rule
+/// held, and the epochs it ran.
+struct RestartEnd {
+    let logLikelihood: Double
+    let converged: Bool
+    let epochs: Int
 }
 
 /// The best restart and what happened to each, in the order they ran.
