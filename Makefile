@@ -2,13 +2,13 @@
 # Both install the Debian packages they need first, when missing.
 
 PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers \
-            libclblast-dev pocl-opencl-icd oclgrind dataset-fashion-mnist
+            libclblast-dev pocl-opencl-icd oclgrind libopenmpi-dev openmpi-bin dataset-fashion-mnist
 FASHION  := /usr/share/datasets/fashion-mnist
 OUT      := out
 MFA      := .build/release/mfa
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test oclgrind fuzz demo bench dgmm-experiment time-to-quality clean
+.PHONY: setup build test oclgrind fuzz demo bench dgmm-experiment time-to-quality scaling clean
 
 setup:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -54,6 +54,11 @@ dgmm-experiment: build
 # and table; ~20 minutes; SEEDS="1 2 3" for medians of three seeds).
 time-to-quality: build
 	scripts/time-to-quality.sh
+
+# Samples/s, parallel efficiency and test LL alone, under `mpirun -np 1` and `-np 2` (README's
+# scaling table; ~3 minutes).
+scaling: build
+	scripts/scaling.sh
 
 # Training-step GFLOP/s against each backend's own GEMM on the same shapes (README's table), as a
 # CSV and a plot (out/bench.csv, out/bench.png; the plot needs matplotlib, installed if missing).

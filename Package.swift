@@ -9,7 +9,7 @@ func systemLibrary(_ name: String, pkgConfig: String, apt: [String]) -> Target {
 let package = Package(
     name: "swift-mfa",
     products: [
-        .library(name: "MFA", targets: ["MFA", "MFAIO", "MFACPU", "MFAOpenCL"]),
+        .library(name: "MFA", targets: ["MFA", "MFAIO", "MFACPU", "MFAOpenCL", "MFAMPI"]),
         .executable(name: "mfa", targets: ["mfa"]),
     ],
     dependencies: [
@@ -21,6 +21,7 @@ let package = Package(
         systemLibrary("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
         systemLibrary("COpenCL", pkgConfig: "OpenCL", apt: ["ocl-icd-opencl-dev", "opencl-headers"]),
         systemLibrary("CCLBlast", pkgConfig: "clblast", apt: ["libclblast-dev"]),
+        systemLibrary("CMPI", pkgConfig: "ompi-c", apt: ["libopenmpi-dev", "openmpi-bin"]),
 
         // The core, knowing no command line, file format or backend: Model/, Data/, Engine/ (the
         // Backend protocol and the passes), Training/ (Loop/ and the strategies), Analysis/, DGMM/.
@@ -31,13 +32,15 @@ let package = Package(
         .target(name: "MFACPU", dependencies: ["MFA", "CBLAS", "CLAPACKE"]),
         // The Backend on OpenCL: Kernels/*.cl (embedded at build time) and CLBlast GEMMs.
         .target(name: "MFAOpenCL", dependencies: ["MFA", "COpenCL", "CCLBlast"], plugins: ["EmbedKernels"]),
+        // Training across processes and nodes: the loop's `Reducer` on Open MPI's MPI_Allreduce.
+        .target(name: "MFAMPI", dependencies: ["MFA", "CMPI"]),
         .plugin(name: "EmbedKernels", capability: .buildTool(), path: "Plugins/EmbedKernels"),
         // `mfa bench`: a training step against the backend's own GEMM rate on the same shapes.
         .target(name: "MFABench", dependencies: ["MFA", "MFACPU", "MFAOpenCL", "CBLAS"], path: "Benchmarks/MFABench"),
         .executableTarget(
             name: "mfa",
             dependencies: [
-                "MFA", "MFAIO", "MFACPU", "MFAOpenCL", "MFABench",
+                "MFA", "MFAIO", "MFACPU", "MFAOpenCL", "MFAMPI", "MFABench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -71,6 +71,7 @@ public enum StepBenchmark {
     }
 
     private static func accumulateAndUpdate<T: TrainingStrategy>(_ strategy: T) throws -> Double {
+        try strategy.beginBatch(BatchShare(rows: strategy.engine.rows, whole: true))
         let logLikelihood = try strategy.accumulate()
         _ = try strategy.update(reducer: SingleProcess())
         return logLikelihood

@@ -32,13 +32,13 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public typealias Buffer = CPUBuffer
 
     /// Threads the backend runs GEMMs and passes on.
-    public let threads = ProcessInfo.processInfo.activeProcessorCount
+    public var threads: Int { CPUThreads.count }
 
     public init() {
         openblas_set_num_threads(1)
     }
 
-    public var name: String { "cpu (OpenBLAS, \(threads) threads)" }
+    public var name: String { "cpu (OpenBLAS, \(threads) thread\(threads == 1 ? "" : "s"))" }
 
     public func makeBuffer(count: Int) throws -> CPUBuffer {
         guard count >= 0 else { throw MFAError.invalidArgument("negative buffer size \(count)") }

@@ -1,10 +1,16 @@
 import Dispatch
 import Foundation
 
-/// Splits 0..<count into one contiguous chunk per core and runs `body` on each concurrently.
+/// The threads the CPU backend computes on: every core of the process's affinity mask unless
+/// set (`--threads`; under MPI, a share of the node's cores per rank). Set before training starts.
+public enum CPUThreads {
+    nonisolated(unsafe) public static var count = ProcessInfo.processInfo.activeProcessorCount
+}
+
+/// Splits 0..<count into one contiguous chunk per thread and runs `body` on each concurrently.
 /// The passes it serves run between GEMMs, when OpenBLAS's own threads are idle.
 func forEachChunk(of count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) throws -> Void) throws {
-    let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / max(minimumChunk, 1)))
+    let chunks = max(1, min(CPUThreads.count, count / max(minimumChunk, 1)))
     if chunks == 1 { return try body(0..<count) }
     let failures = FailureBox()
     // The chunks write disjoint ranges; the closure's captures (buffer pointers) are not Sendable

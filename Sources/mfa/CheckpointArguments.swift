@@ -28,10 +28,13 @@ struct CheckpointArguments: ParsableArguments {
         Interruption.install()
         return TrainingControl(
             checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
-            save: checkpoint.map { path in { try CheckpointFile.write($0, to: path) } },
+            // Under MPI rank 0 alone writes; every rank resumes from the same file.
+            save: Launch.leads ? checkpoint.map { path in { try CheckpointFile.write($0, to: path) } } : nil,
             resume: try resumeFrom.map { try CheckpointFile.read($0) },
-            shouldStop: { Interruption.requested },
-            note: { printError("note: \($0)") })
+            stopRequest: { interruptSignal.load(ordering: .relaxed) },
+            stopAgreed: Interruption.agree,
+            note: { printError("note: \($0)") },
+            reducer: Launch.reducer)
     }
 }
 

@@ -10,16 +10,31 @@ enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, cpu, opencl
 }
 
+extension DistributedMode: ExpressibleByArgument {}
+
 struct BackendOptions: ParsableArguments {
     @Option(help: "Where to compute: auto (an OpenCL GPU if there is one, else the CPU), cpu (OpenBLAS) or opencl.")
     var backend: BackendChoice = .auto
 
-    @Option(help: "The OpenCL device to use (an index from `mfa devices`; default: the first GPU, else the first device).")
+    @Option(help: "The OpenCL device to use (an index from `mfa devices`; default: the first GPU, else the first device; under MPI, the node's devices in turn by rank).")
     var device: Int?
+
+    @Option(help: "CPU threads (default: the cores this process may run on; under MPI, shared among the ranks on a node).")
+    var threads: Int?
+
+    @Option(help: "auto (train data-parallel across the ranks when an MPI launcher such as mpirun or srun started the process), mpi (always use MPI; alone, one rank) or off.")
+    var distributed: DistributedMode = .auto
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+    }
 
     /// The backend, said once on stderr so that scripts reading stdout are not disturbed. Under
     /// `auto`, an OpenCL GPU that cannot be opened falls back to the CPU with a warning.
     func make() throws -> any Backend {
+        CPUThreads.count = threads ?? Launch.defaultThreads()
+        let devices = (try? OpenCLDevices.all.get()) ?? []
+        let device = self.device ?? Launch.defaultDevice(count: devices.count)
         let made: any Backend
         switch backend {
         case .cpu:
@@ -27,7 +42,7 @@ struct BackendOptions: ParsableArguments {
         case .opencl:
             made = try OpenCLBackend(device: device)
         case .auto:
-            let gpu = (try? OpenCLDevices.all.get())?.first(where: { $0.isGPU && (device == nil || $0.index == device) })
+            let gpu = devices.first(where: { $0.isGPU && (device == nil || $0.index == device) })
             if let gpu {
                 do {
                     made = try OpenCLBackend(device: gpu.index)
@@ -39,7 +54,7 @@ struct BackendOptions: ParsableArguments {
                 made = CPUBackend()
             }
         }
-        printError("backend: \(made.name)\(backend == .auto ? " (auto)" : "")")
+        printError("backend: \(made.name)\(backend == .auto ? " (auto)" : "")\(Launch.description)")
         return made
     }
 }
@@ -63,7 +78,9 @@ struct ModelAndData: ParsableArguments {
     }
 }
 
+/// A line on stderr; under MPI from rank 0 only.
 func printError(_ message: String) {
+    guard Launch.leads else { return }
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
@@ -93,8 +110,16 @@ func clockText(_ seconds: Double) -> String {
 }
 
 /// A line on stdout, written at once (progress must show when stdout is a pipe too).
+/// A line on stdout; under MPI from rank 0 only.
 func say(_ message: String) {
+    guard Launch.leads else { return }
     FileHandle.standardOutput.write(Data((message + "\n").utf8))
+}
+
+/// A line from whichever rank says it (its failure, its device), with the rank under MPI.
+func sayFromThisRank(_ message: String, error: Bool = false) {
+    let line = (Launch.group.map { "rank \($0.rank) of \($0.processes): " } ?? "") + message + "\n"
+    (error ? FileHandle.standardError : FileHandle.standardOutput).write(Data(line.utf8))
 }
 
 /// The H×W of one sample for image grids: --shape, else the model's training data, else a square d.

@@ -5,15 +5,18 @@ import MFAOpenCL
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the compute devices: the CPU backend and every OpenCL device.")
 
+    /// Under MPI every rank lists what it sees, and which device it takes by default.
     func run() throws {
-        say("cpu: \(CPUBackend().name)")
+        CPUThreads.count = Launch.defaultThreads()
+        sayFromThisRank("cpu: \(CPUBackend().name)")
         switch OpenCLDevices.all {
         case .success(let devices) where devices.isEmpty:
-            say("opencl: no device (install an OpenCL driver, e.g. pocl-opencl-icd for CPUs)")
+            sayFromThisRank("opencl: no device (install an OpenCL driver, e.g. pocl-opencl-icd for CPUs)")
         case .success(let devices):
-            for device in devices { say("opencl \(device)") }
+            for device in devices { sayFromThisRank("opencl \(device)") }
+            if let mine = Launch.defaultDevice(count: devices.count) { sayFromThisRank("takes OpenCL device \(mine) unless --device says otherwise") }
         case .failure(let error):
-            say("opencl: \(error)")
+            sayFromThisRank("opencl: \(error)")
         }
     }
 }

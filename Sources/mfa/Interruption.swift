@@ -23,7 +23,10 @@ enum Interruption {
         }
     }
 
-    static var requested: Bool { interruptSignal.load(ordering: .relaxed) != 0 }
+    /// Under MPI, the signal another rank received: this rank stops and exits as if it had too.
+    static func agree(_ signal: Int32) {
+        _ = interruptSignal.compareExchange(expected: 0, desired: signal, ordering: .relaxed)
+    }
 
     /// The shell's convention for a process ended by a signal: 128 + its number (130, 143).
     static var exitStatus: Int32 { 128 + max(interruptSignal.load(ordering: .relaxed), SIGINT) }

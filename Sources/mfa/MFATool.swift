@@ -30,14 +30,24 @@ struct MFATool: ParsableCommand {
             exit(withError: error)
         }
         do {
+            // Under an MPI launcher every rank gets here: the training commands (and `devices`)
+            // run on every rank; any other command on rank 0 alone.
+            try Launch.begin((command as? RunsOnEveryRank)?.distributedMode ?? .auto)
+            if !Launch.leads, !(command is RunsOnEveryRank) { Launch.end(status: 0) }
             try command.run()
         } catch let error where error is MFAError || error is ValidationError {
             let text = String(describing: error)
-            printError("Error: " + text.split(whereSeparator: \.isNewline).joined(separator: " "))
-            Foundation.exit(exitStatus(for: error))
+            sayFromThisRank("Error: " + text.split(whereSeparator: \.isNewline).joined(separator: " "), error: true)
+            Launch.end(status: exitStatus(for: error))
         } catch {
-            exit(withError: error)  // `help` and --help requests, exit codes
+            // `help` and --help requests, exit codes (a stop on a signal).
+            let status = exitCode(for: error).rawValue
+            let message = fullMessage(for: error)
+            if !message.isEmpty, status != 0 || Launch.leads { sayFromThisRank(message, error: status != 0) }
+            // Every rank stops on a signal together (the loop agrees on it): no abort needed.
+            Launch.end(status: status, everyRank: status == Interruption.exitStatus)
         }
+        Launch.end(status: 0)
     }
 
     /// The status a failure while running exits with.

@@ -61,7 +61,7 @@ struct Select: ParsableCommand {
         let (rows, best) = try select(x, grid: grid, validation: validationSet, on: try training.backendOptions.make())
         var record = training.record(data: data)
         record.extra["selection.criterion"] = criterion.rawValue
-        try ModelFile.write(rows[best].model, metadata: record.metadata, to: out)
+        try Launch.leaderWrites { try ModelFile.write(rows[best].model, metadata: record.metadata, to: out) }
         say("best by \(criterion.rawValue): K=\(rows[best].shape.components) l=\(rows[best].shape.latent); wrote \(out)")
     }
 
@@ -71,7 +71,8 @@ struct Select: ParsableCommand {
         return try ModelSelection.run(
             x, grid: grid.map { (components: $0.0, latent: $0.1) }, validation: validation, criterion: criterion,
             noise: training.noise,
-            train: { try training.train(x, components: $0, latent: $1, validation: nil, from: nil, on: backend) { _ in }.model },
+            train: { try training.train(x, components: $0, latent: $1, validation: nil, from: nil,
+                                        control: TrainingControl(reducer: Launch.reducer), on: backend) { _ in }.model },
             score: { try $0.engine(backend: backend).meanLogLikelihood($1) },
             report: { row in
                 say(String(format: "| %3d | %3d | %10d | %14.1f | %14.1f | %14.1f | %13@ | %7.1f |", row.shape.components,

@@ -81,7 +81,7 @@ struct Train: ParsableCommand {
                     say(progressLine(report, algorithm: training.algorithm))
                 }
             } catch MFAError.interrupted(let message) {
-                if let history { try epochs.write(restart: last?.restart ?? control.resume?.restart ?? 0, to: history) }
+                if let history, Launch.leads { try epochs.write(restart: last?.restart ?? control.resume?.restart ?? 0, to: history) }
                 throw MFAError.interrupted(message)
             }
         }
@@ -97,8 +97,10 @@ struct Train: ParsableCommand {
             say(String(format: "kept restart %d of %d: train log-likelihood %.4f per sample", best.restart + 1,
                        training.optimiser.restarts, best.logLikelihood))
         }
-        try ModelFile.write(model, metadata: metadata, to: out)
-        if let history { try epochs.write(restart: best.restart, to: history) }
+        try Launch.leaderWrites {
+            try ModelFile.write(model, metadata: metadata, to: out)
+            if let history { try epochs.write(restart: best.restart, to: history) }
+        }
         reportDegenerateComponents(model, floor: training.options.minVariance)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
     }

@@ -58,8 +58,10 @@ import Testing
         let trainer = Self.trainers[index]
         let workspace = Workspace()
         let common = arguments(trainer.arguments, data: try writeData(workspace))
+        let began = Date()
         let whole = try Tool.run(common + ["-o", workspace["whole.safetensors"]])
         #expect(whole.status == 0, "\(whole.stderr)")
+        let seconds = Date().timeIntervalSince(began)
 
         let checkpoint = workspace["run.checkpoint"]
         // --resume names the checkpoint from the first attempt on: a missing file starts afresh.
@@ -68,7 +70,8 @@ import Testing
         var random = RandomGenerator(seed: 3)
         var killed = 0
         for _ in 0..<4 {
-            if try run(resumable, signal: SIGKILL, after: 0.3 + 0.6 * random.uniform()) != 0 { killed += 1 }
+            // Somewhere in the first nine tenths of an uninterrupted run's time (a resumed run is shorter).
+            if try run(resumable, signal: SIGKILL, after: seconds * (0.15 + 0.75 * random.uniform())) != 0 { killed += 1 }
             if FileManager.default.fileExists(atPath: checkpoint) {
                 #expect(throws: Never.self) { _ = try CheckpointFile.read(checkpoint) }
             }

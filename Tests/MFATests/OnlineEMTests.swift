@@ -32,6 +32,7 @@ import Testing
         options.batchSize = data.rows
         options.minVariance = 1e-6
         let strategy = try OnlineEMStrategy(backend: CPUBackend(), start: start, data: data, options: options)
+        try strategy.beginBatch(BatchShare(rows: data.rows, whole: true))
         try strategy.engine.loadBatch(data, rows: 0..<data.rows)
         _ = try strategy.accumulate()
         _ = try strategy.update(reducer: SingleProcess())
@@ -92,6 +93,7 @@ import Testing
         let online = try OnlineEMStrategy(backend: CPUBackend(), start: start, data: data, options: options)
         try online.beginEpoch(3)
         for first in stride(from: 0, to: data.rows, by: 128) {
+            try online.beginBatch(BatchShare(rows: min(first + 128, data.rows) - first, whole: true))
             try online.engine.loadBatch(data, rows: first..<min(first + 128, data.rows))
             _ = try online.accumulate()
             #expect(try online.update(reducer: SingleProcess()) == 0 && online.model == start, "no step before the pass ends")

@@ -24,8 +24,9 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     public var backsOff: Bool { true }
     /// Time in the engine's batch passes (forward, tempering, backward); the rest is host work.
     public private(set) var engineSeconds = 0.0
-    /// The paths and the engine's gradient that `accumulate` left for `update`.
-    private var pending: (terms: [PathTerms], gradient: [Float])?
+    /// The paths as loaded for the batch in progress, and its gradient as `accumulate` gathers it.
+    private var terms: [PathTerms]?
+    private var gradient = BatchGradient<B>()
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
          annealing: Annealing, logNoiseFloor: Double, totalSteps: Int) {
@@ -53,11 +54,17 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
 
     public func beginEpoch(_ epoch: Int) throws {}
 
-    /// The batch's log-likelihood and its annealed gradient in the paths' precision form.
-    public func accumulate() throws -> Double {
+    /// Composes the current layers into the engine's path mixture for the batch.
+    public func beginBatch(_ batch: BatchShare) throws {
         stepCount += 1
-        let terms = parameters.pathTerms(shape)
-        try load(terms)
+        let paths = parameters.pathTerms(shape)
+        try load(paths)
+        terms = paths
+        gradient.begin(batch, shape: engine.shape)
+    }
+
+    /// The pass's log-likelihood; its annealed gradient in the paths' precision form is gathered.
+    public func accumulate() throws -> Double {
         let began = ContinuousClock.now
         defer { engineSeconds += seconds(ContinuousClock.now - began) }
         try engine.forward()
@@ -65,15 +72,15 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         guard logLikelihood.isFinite else { return logLikelihood }
         let temperature = annealing.temperature(step: stepCount, total: totalSteps)
         if temperature > 1 { try engine.temperResponsibilities(temperature) }
-        pending = (terms, try engine.read(try engine.backward(), count: engine.layout.count))
+        try gradient.add(engine)
         return logLikelihood
     }
 
+    /// The batch's path gradient (its sums added up across processes), chained to every layer.
     public func update(reducer: any Reducer) throws -> Int {
-        guard let pending else { throw MFAError.invalidArgument("update before accumulate") }
-        var gradient = try gradient(pending.gradient, terms: pending.terms)
-        if reducer.processes > 1 { try gradient.sum(with: reducer) }
-        try update(gradient)
+        guard let terms else { throw MFAError.invalidArgument("update before accumulate") }
+        let theta = try engine.read(try gradient.finish(engine, reducer: reducer), count: engine.layout.count)
+        try update(try gradient(theta, terms: terms))
         return 0
     }
 
@@ -199,18 +206,3 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     }
 }
 
-extension [DGMMLayerParameters] {
-    /// Every layer's gradient added up across processes, in one exchange.
-    mutating func sum(with reducer: any Reducer) throws {
-        var values = flatMap { layer in DGMMLayerParameters.fields.flatMap { layer[keyPath: $0] } }
-        try reducer.sum(&values)
-        var offset = 0
-        for i in indices {
-            for field in DGMMLayerParameters.fields {
-                let count = self[i][keyPath: field].count
-                self[i][keyPath: field] = [Double](values[offset..<(offset + count)])
-                offset += count
-            }
-        }
-    }
-}

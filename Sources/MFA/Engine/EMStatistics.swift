@@ -26,11 +26,12 @@ struct EMStatistics {
         secondMoments = [Double](repeating: 0, count: k * l * l)
     }
 
-    mutating func add(crossSums: [Float], squareSums: [Float], columnTotals: [Float], secondMoments moments: [Float]) throws {
+    /// Adds one pass's sums (SGD's gradient sums have no second moments).
+    mutating func add(crossSums: [Float], squareSums: [Float], columnTotals: [Float], secondMoments moments: [Float]?) throws {
         for p in cross.indices { cross[p] += Double(crossSums[p]) }
         for p in squares.indices { squares[p] += Double(squareSums[p]) }
         for p in totals.indices { totals[p] += Double(columnTotals[p]) }
-        for p in secondMoments.indices { secondMoments[p] += Double(moments[p]) }
+        if let moments { for p in secondMoments.indices { secondMoments[p] += Double(moments[p]) } }
     }
 }
 

@@ -205,6 +205,27 @@ public final class MixtureEngine<B: Backend> {
         return work
     }
 
+    /// Adds the current pass's gradient sums (w = scale·r, scale = 1/rows of its global batch) to
+    /// `sums` in float64: one chunk of a batch shared among processes (`BatchShare`).
+    func addGradientSums(into sums: inout EMStatistics, scale: Float) throws {
+        let work = try batchSums(scale: scale)
+        try sums.add(crossSums: read(work.crossSums, count: sums.cross.count), squareSums: read(work.squareSums, count: sums.squares.count),
+                     columnTotals: read(work.columnTotals, count: sums.totals.count), secondMoments: nil)
+    }
+
+    /// The gradient of −mean log p over a global batch from its sums (added up across
+    /// processes), assembled on the device. Returns the buffer that holds it (θ's layout).
+    func gradient(from sums: EMStatistics) throws -> B.Buffer {
+        let work = try gradientWork.get()
+        for (values, buffer) in [(sums.cross, work.crossSums), (sums.squares, work.squareSums), (sums.totals, work.columnTotals)] {
+            try values.map(Float.init).withUnsafeBufferPointer { try backend.write($0, to: buffer, offset: 0) }
+        }
+        try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
+                                     squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,
+                                     into: work.gradient)
+        return work.gradient
+    }
+
     /// Adds the current batch's EM statistics (after `forward`) to `statistics`.
     func accumulate(into statistics: inout EMStatistics) throws {
         let work = try batchSums(scale: 1)

@@ -42,8 +42,9 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
         statistics = EMStatistics(shape: model.shape)
     }
 
+    public func beginBatch(_ batch: BatchShare) throws { stepCount += 1 }
+
     public func accumulate() throws -> Double {
-        stepCount += 1
         try engine.forward()
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
         try engine.accumulate(into: &statistics)
@@ -71,6 +72,7 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
             let rows = start..<min(start + engine.capacity, data.rows)
             try engine.loadBatch(data, rows: rows)
             data.release(rows)
+            try beginBatch(BatchShare(rows: rows.count, whole: true))
             total += try accumulate()
         }
         guard total.isFinite else { throw MFAError.diverged("non-finite log-likelihood in the E-step") }

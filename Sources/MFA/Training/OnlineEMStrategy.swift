@@ -31,6 +31,8 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
     public private(set) var regularised = 0
     /// True in the final epoch: sum the whole pass, one M-step at its end.
     var polishing = false
+    /// Rows in the global batch in progress (over every process).
+    var batchRows = 0
 
     public init<S: SampleSource>(backend: B, start: MixtureModel, data: S, options: TrainingOptions,
                                  moments: ColumnMoments? = nil) throws {
@@ -58,11 +60,16 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         batch = EMStatistics(shape: model.shape)
     }
 
-    public func accumulate() throws -> Double {
+    /// A new batch's sums start empty, except in the polishing epoch, which sums the whole pass.
+    public func beginBatch(_ batch: BatchShare) throws {
         stepCount += 1
+        batchRows = batch.rows
+        if !polishing { self.batch = EMStatistics(shape: model.shape) }
+    }
+
+    public func accumulate() throws -> Double {
         try engine.forward()
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
-        if !polishing { batch = EMStatistics(shape: model.shape) }
         batch.count += engine.rows
         try engine.accumulate(into: &batch)
         return logLikelihood
@@ -73,8 +80,9 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
     /// every epoch an exact EM step.
     public func update(reducer: any Reducer) throws -> Int {
         guard !polishing else { return 0 }
-        let share = Double(batch.count) / Double(engine.capacity)
-        let rate = engine.capacity >= data.rows ? 1 : min(1, stepSize(after: stepCount - 1) * (stepCount == 1 ? 1 : share))
+        let full = min(options.batchSize, data.rows)
+        let share = Double(batchRows) / Double(full)
+        let rate = full >= data.rows ? 1 : min(1, stepSize(after: stepCount - 1) * (stepCount == 1 ? 1 : share))
         return try step(reducer: reducer, rate: rate)
     }
 
@@ -91,12 +99,8 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
 
     /// Blends the sums in `batch` into the running statistics at `rate`, then the M-step.
     func step(reducer: any Reducer, rate: Double) throws -> Int {
-        var rows = [Double(batch.count)]
-        if reducer.processes > 1 {
-            try batch.sum(with: reducer)
-            try reducer.sum(&rows)
-        }
-        let estimate = try OnlineEMStatistics(batch: batch, rows: Int(rows[0]), model: model, canonical: canonical,
+        if reducer.processes > 1 { try batch.sum(with: reducer) }
+        let estimate = try OnlineEMStatistics(batch: batch, rows: batchRows, model: model, canonical: canonical,
                                               eigenvalues: eigenvalues)
         var running = statistics ?? estimate
         running.blend(estimate, rate: rate)

@@ -15,8 +15,8 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     public let projection: ProjectionOptions
     let firstMoment: B.Buffer
     let secondMoment: B.Buffer?
-    /// The gradient `accumulate` left on the device for `update`.
-    private var gradient: B.Buffer?
+    /// The batch's gradient as `accumulate` gathers it, for `update`.
+    private var gradient = BatchGradient<B>()
     /// The start and the data, for re-seeding dead components (`options.reinitialiseDead`).
     let start: PrecisionParameters
     let data: any SampleSource
@@ -41,21 +41,20 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
 
     public func beginEpoch(_ epoch: Int) throws {}
 
-    public func accumulate() throws -> Double {
+    public func beginBatch(_ batch: BatchShare) throws {
         stepCount += 1
+        gradient.begin(batch, shape: engine.shape)
+    }
+
+    public func accumulate() throws -> Double {
         try engine.forward()
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
-        gradient = try engine.backward()
+        try gradient.add(engine)
         return logLikelihood
     }
 
     public func update(reducer: any Reducer) throws -> Int {
-        guard let gradient else { throw MFAError.invalidArgument("update before accumulate") }
-        if reducer.processes > 1 {
-            var values = try engine.read(gradient, count: engine.layout.count).map(Double.init)
-            try reducer.sum(&values)
-            try values.map(Float.init).withUnsafeBufferPointer { try engine.backend.write($0, to: gradient, offset: 0) }
-        }
+        let gradient = try gradient.finish(engine, reducer: reducer)
         try engine.backend.applyUpdate(optimizerUpdate(), parameters: engine.parameters, gradient: gradient,
                                        firstMoment: firstMoment, secondMoment: secondMoment)
         return try engine.refresh(options: projection, firstMoment: firstMoment, secondMoment: secondMoment)
@@ -65,6 +64,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     /// log-likelihood before the step, and how many eigenvalues the projection clipped.
     @discardableResult
     public func step() throws -> (logLikelihood: Double, clipped: Int) {
+        try beginBatch(BatchShare(rows: engine.rows, whole: true))
         let logLikelihood = try accumulate()
         return (logLikelihood, try update(reducer: SingleProcess()))
     }

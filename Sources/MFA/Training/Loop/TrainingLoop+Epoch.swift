@@ -40,12 +40,17 @@ extension TrainingLoop {
         let size = min(batchSize, data.rows)
         for (batch, batchStart) in stride(from: 0, to: data.rows, by: size).enumerated() where batch >= start.batch {
             let batchEnd = min(batchStart + size, data.rows)
-            try strategy.engine.loadBatch(data, rows: order.rows[batchStart..<batchEnd])
-            pages.release(through: batchEnd, data)
-            var totals = [0.0, Double(batchEnd - batchStart)]
+            let share = BatchShare(rows: batchEnd - batchStart, whole: reducer.chunkRows == nil)
+            var totals = [0.0, 0.0]  // log-likelihood, rows
             var clipped = 0
             do {
-                totals[0] = try strategy.accumulate()
+                try strategy.beginBatch(share)
+                for chunk in reducer.chunks(ofBatch: share.rows) {
+                    try strategy.engine.loadBatch(data, rows: order.rows[(batchStart + chunk.lowerBound)..<(batchStart + chunk.upperBound)])
+                    totals[0] += try strategy.accumulate()
+                    totals[1] += Double(chunk.count)
+                }
+                pages.release(through: batchEnd, data)
                 if reducer.processes > 1 { try reducer.sum(&totals) }
                 guard totals[0].isFinite else { throw NumericalFault(message: "non-finite log-likelihood") }
                 clipped = try strategy.update(reducer: reducer)
@@ -56,7 +61,11 @@ extension TrainingLoop {
             position.clipped += clipped
             position.trainedRows += Int(totals[1])
             position.batch = batch + 1
-            let stopping = control.shouldStop()
+            // Every process stops after the same batch, for the same reason.
+            var stop = [Double(control.stopRequest())]
+            if reducer.processes > 1 { try reducer.maximum(&stop) }
+            let stopping = stop[0] > 0
+            if stopping { control.stopAgreed(Int32(stop[0])) }
             if let save = control.save,
                stopping || control.checkpointEvery.map({ strategy.stepCount % $0 == 0 }) == true {
                 try save(TrainingCheckpoint(

@@ -13,19 +13,19 @@ public struct TrainingLoop {
     public var seed: UInt64
     public var batchSize: Int
     public var control: TrainingControl
-    public var reducer: any Reducer
+    /// Where every cross-process sum goes (the control's).
+    public var reducer: any Reducer { control.reducer }
     /// Roll-backs after non-finite losses, per restart, before it is given up.
     public static var maximumRollbacks: Int { 5 }
 
     public init(epochs: Int, tolerance: Double?, restarts: Int, seed: UInt64, batchSize: Int,
-                control: TrainingControl = TrainingControl(), reducer: any Reducer = SingleProcess()) {
+                control: TrainingControl = TrainingControl()) {
         self.epochs = epochs
         self.tolerance = tolerance
         self.restarts = restarts
         self.seed = seed
         self.batchSize = batchSize
         self.control = control
-        self.reducer = reducer
     }
 
     /// The generator of restart `restart`: restart 0 uses the seed itself.
@@ -119,7 +119,7 @@ public struct TrainingLoop {
             let left = (epochs - epoch) + (restarts - restart - 1) * epochs
             progress(EpochReport(
                 restart: restart, restarts: restarts, epoch: epoch, epochs: epochs, trainLogLikelihood: logLikelihood,
-                validationLogLikelihood: try validation.map { try strategy.meanLogLikelihood($0) },
+                validationLogLikelihood: try validation.map { try meanLogLikelihood(strategy, $0) },
                 samplesPerSecond: Double(sums.trainedRows) / max(trainSeconds, 1e-9), elapsedSeconds: run.pace.elapsed,
                 remainingSeconds: run.pace.remaining(epochsLeft: left),
                 clippedFraction: Double(sums.clipped) / Double(max(order.batches(of: batchSize) * strategy.engine.shape.components * strategy.engine.shape.latent, 1)),
@@ -130,9 +130,20 @@ public struct TrainingLoop {
             }
             previous = logLikelihood
         }
-        let logLikelihood = try strategy.meanLogLikelihood(data)
+        let logLikelihood = try meanLogLikelihood(strategy, data)
         guard logLikelihood.isFinite else { throw MFAError.diverged("restart \(restart + 1): the final log-likelihood is not finite") }
         return RestartEnd(logLikelihood: logLikelihood, converged: converged, epochs: lastEpoch)
+    }
+}
+
+extension TrainingLoop {
+    /// The strategy's mean log-likelihood per sample on `data`, each process scoring its share.
+    func meanLogLikelihood<T: TrainingStrategy>(_ strategy: T, _ data: any SampleSource) throws -> Double {
+        guard reducer.processes > 1 else { return try strategy.meanLogLikelihood(data) }
+        let rows = reducer.share(of: data.rows)
+        var total = [rows.isEmpty ? 0 : try strategy.meanLogLikelihood(RowRange(data, rows: rows)) * Double(rows.count)]
+        try reducer.sum(&total)
+        return total[0] / Double(data.rows)
     }
 }
 

@@ -23,8 +23,10 @@ public protocol TrainingStrategy: AnyObject {
     /// Called before an epoch's first batch (EM: puts the current model into the engine), with
     /// the epoch's number (1-based).
     func beginEpoch(_ epoch: Int) throws
-    /// The batch in the engine: its summed log-likelihood before any update, and its
-    /// contribution kept for `update`.
+    /// Called before the passes of every global batch (one per chunk this process computes).
+    func beginBatch(_ batch: BatchShare) throws
+    /// The pass in the engine: its summed log-likelihood before any update, and its
+    /// contribution added to what `update` will apply.
     func accumulate() throws -> Double
     /// Applies what `accumulate` gathered, with its sums first added up across processes by
     /// `reducer` (the loop's one reduction point); returns how many eigenvalues were clipped.
@@ -77,14 +79,54 @@ public struct StrategyState: Sendable, Equatable {
 /// Adds up sums that each process computed on its share of the data, so that every process
 /// holds the totals. Training in one process needs no exchange: `SingleProcess`.
 public protocol Reducer {
-    /// How many processes train together.
+    /// How many processes train together, and which of them this one is (0 leads).
     var processes: Int { get }
-    /// Replaces every value by its sum over the processes.
+    var rank: Int { get }
+    /// nil: a batch is one pass in one process (no exchange). Otherwise every global batch is cut
+    /// into chunks of this many rows, each computed as a pass of its own by one process and added
+    /// in float64, so that the sums do not depend on how many processes share the chunks.
+    var chunkRows: Int? { get }
+    /// Replaces every value by its sum over the processes (every process gets the same values).
     func sum(_ values: inout [Double]) throws
+    /// Replaces every value by its largest over the processes.
+    func maximum(_ values: inout [Double]) throws
 }
 
 public struct SingleProcess: Reducer {
     public init() {}
     public var processes: Int { 1 }
+    public var rank: Int { 0 }
+    public var chunkRows: Int? { nil }
     public func sum(_ values: inout [Double]) throws {}
+    public func maximum(_ values: inout [Double]) throws {}
+}
+
+extension Reducer {
+    /// The rows of a global batch of `count` that this process computes, as separate passes:
+    /// the fixed chunks `chunkRows` cuts it into, split among the processes in order.
+    public func chunks(ofBatch count: Int) -> [Range<Int>] {
+        guard let size = chunkRows else { return count > 0 ? [0..<count] : [] }
+        let total = (count + size - 1) / size
+        let (first, last) = (total * rank / processes, total * (rank + 1) / processes)
+        return (first..<last).map { $0 * size..<min(($0 + 1) * size, count) }
+    }
+
+    /// This process's share of `count` rows for whole-data passes (validation, final scores).
+    public func share(of count: Int) -> Range<Int> {
+        (count * rank / processes)..<(count * (rank + 1) / processes)
+    }
+}
+
+/// What the loop tells a strategy before the passes of one global batch.
+public struct BatchShare: Sendable, Equatable {
+    /// Rows in the global batch (over every process).
+    public var rows: Int
+    /// True when this process computes the whole batch in one pass and nothing is exchanged:
+    /// a strategy may then keep its sums on the device.
+    public var whole: Bool
+
+    public init(rows: Int, whole: Bool) {
+        self.rows = rows
+        self.whole = whole
+    }
 }
