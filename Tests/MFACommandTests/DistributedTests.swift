@@ -10,16 +10,32 @@ import Testing
 
     /// `mpirun --allow-run-as-root --oversubscribe -np N mfa …` (the README's form: CI runs as root
     /// on 2 cores). One thread per rank, so both runs split their GEMMs alike.
-    func launch(_ processes: Int, _ arguments: [String]) throws -> Process {
+    func launch(_ processes: Int, _ arguments: [String], output: Pipe? = nil) throws -> Process {
         let mpirun = try #require(Self.mpirun, "Open MPI's mpirun is not installed (make setup installs it)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: mpirun)
         process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(processes), Tool.binary]
             + arguments + ["--backend", "cpu", "--threads", "1"]
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output ?? FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         return process
+    }
+
+    /// Starts a job and returns once rank 0 has reported its first epoch (so every rank is
+    /// training), with the ranks' process ids; the rest of the output is drained in the background.
+    func launchTraining(_ arguments: [String]) throws -> (job: Process, ranks: [Int32]) {
+        let output = Pipe()
+        let job = try launch(2, arguments, output: output)
+        var seen = ""
+        while !seen.contains("epoch 1/") {
+            let data = output.fileHandleForReading.availableData
+            guard !data.isEmpty else { break }
+            seen += String(decoding: data, as: UTF8.self)
+        }
+        let handle = output.fileHandleForReading
+        Thread.detachNewThread { while !handle.availableData.isEmpty {} }
+        return (job, children(of: job.processIdentifier))
     }
 
     func run(_ processes: Int, _ arguments: [String]) throws -> Int32 {
@@ -83,14 +99,8 @@ import Testing
         let workspace = Workspace()
         let data = try writeData(workspace)
         let out = workspace["model.safetensors"]
-        let job = try launch(2, ["train", data, "--algorithm", "sgd", "-c", "5", "-l", "2", "--epochs", "100000", "--out", out])
-        var ranks = [Int32]()
-        for _ in 0..<100 where ranks.count < 2 {
-            Thread.sleep(forTimeInterval: 0.05)
-            ranks = children(of: job.processIdentifier)
-        }
+        let (job, ranks) = try launchTraining(["train", data, "--algorithm", "sgd", "-c", "5", "-l", "2", "--epochs", "100000", "--out", out])
         try #require(ranks.count == 2, "mpirun started \(ranks.count) ranks")
-        Thread.sleep(forTimeInterval: 1.5)
         kill(ranks.max()!, SIGKILL)
         job.waitUntilExit()
         #expect(job.terminationStatus != 0)
@@ -101,18 +111,11 @@ import Testing
     func ranksStopTogether() throws {
         let workspace = Workspace()
         let data = try writeData(workspace)
-        let common = ["train", data, "--algorithm", "sgd", "-c", "5", "-l", "2", "--epochs", "1500", "--batch-size", "1000",
+        let common = ["train", data, "--algorithm", "sgd", "-c", "5", "-l", "2", "--epochs", "200", "--batch-size", "1000",
                       "--checkpoint", workspace["run.ckpt"], "--checkpoint-every", "100000"]
-        let began = Date()
         #expect(try run(2, common + ["--out", workspace["whole.safetensors"]]) == 0)
-        let whole = Date().timeIntervalSince(began)
-        let job = try launch(2, common + ["--out", workspace["resumed.safetensors"]])
-        var ranks = [Int32]()
-        for _ in 0..<100 where ranks.count < 2 {
-            Thread.sleep(forTimeInterval: 0.05)
-            ranks = children(of: job.processIdentifier)
-        }
-        Thread.sleep(forTimeInterval: whole / 2)
+        let (job, ranks) = try launchTraining(common + ["--out", workspace["resumed.safetensors"]])
+        try #require(ranks.count == 2, "mpirun started \(ranks.count) ranks")
         kill(ranks.max()!, SIGTERM)  // the rank that does not write: the stop must still be agreed
         job.waitUntilExit()
         #expect(job.terminationStatus == 143)
