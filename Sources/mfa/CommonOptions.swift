@@ -131,3 +131,29 @@ func imageTile(dimension d: Int, requested: String?, stored: ImageShape?) throws
     }
     return tile
 }
+
+/// Per-row log p(x) from the backend (float32), unless the float64 check on a sample of rows
+/// fails: then every row is scored in float64 on the host (slower; exact), and stderr says so.
+func checkedScores(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Double] {
+    let check = try PrecisionCheck(model, data: samples, backend: backend)
+    guard check.passes else {
+        printError(precisionWarning(check) + "; scoring every row in float64 on the host instead")
+        return try PreciseLogDensity(model).logDensities(samples, rows: Array(0..<samples.rows))
+    }
+    return try model.engine(backend: backend).evaluate(samples).logDensity
+}
+
+/// Says on stderr when the backend's float32 log-likelihoods of `model` on `samples` fail the
+/// float64 check (`PrecisionCheck`); returns whether they passed.
+@discardableResult
+func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> Bool {
+    let check = try PrecisionCheck(model, data: samples, backend: backend)
+    if !check.passes { printError(precisionWarning(check)) }
+    return check.passes
+}
+
+/// What a failed float32 check says (`PrecisionCheck`).
+func precisionWarning(_ check: PrecisionCheck) -> String {
+    String(format: "warning: float32 is not precise enough for this model on this data: on %d sampled rows its log-likelihoods differ from float64 by up to %.3g nats (mean %.3g); components far from the data's centre relative to their spread, or signal-to-noise ratios near 10⁶, do this (README: data with a wide numerical range)",
+           check.rows, check.maximum, check.mean)
+}

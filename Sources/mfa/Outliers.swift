@@ -43,7 +43,6 @@ struct Outliers: ParsableCommand {
     }
 
     func score(_ model: MixtureModel, _ a: some SampleSource, _ b: some SampleSource, on backend: some Backend) throws -> ([Double], [Double]) {
-        let engine = try model.engine(backend: backend)
-        return (try engine.evaluate(a).logDensity, try engine.evaluate(b).logDensity)
+        (try checkedScores(model, a, on: backend), try checkedScores(model, b, on: backend))
     }
 }

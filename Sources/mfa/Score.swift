@@ -22,6 +22,6 @@ struct Score: ParsableCommand {
     }
 
     func score(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Double] {
-        try model.engine(backend: backend).evaluate(samples).logDensity
+        try checkedScores(model, samples, on: backend)
     }
 }

@@ -58,10 +58,12 @@ struct Select: ParsableCommand {
                                       what: "K=\(k) l=\(l) in d=\(x.columns)")
         }
         let validationSet = try validation.map { try loadData($0, dimension: x.columns, csv: csv.options()).samples }
-        let (rows, best) = try select(x, grid: grid, validation: validationSet, on: try training.backendOptions.make())
+        let backend = try training.backendOptions.make()
+        let (rows, best) = try select(x, grid: grid, validation: validationSet, on: backend)
         var record = training.record(data: data)
         record.extra["selection.criterion"] = criterion.rawValue
         try Launch.leaderWrites { try ModelFile.write(rows[best].model, metadata: record.metadata, to: out) }
+        if Launch.leads { try warnIfImprecise(rows[best].model, x, on: backend) }
         say("best by \(criterion.rawValue): K=\(rows[best].shape.components) l=\(rows[best].shape.latent); wrote \(out)")
     }
 

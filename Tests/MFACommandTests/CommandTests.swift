@@ -129,3 +129,28 @@ import Testing
         }
     }
 }
+
+/// Float32's range is checked against float64 before a score is trusted.
+@Suite struct PrecisionFallbackTests {
+    @Test("score on far, tight clusters warns and scores every row in float64; train warns too")
+    func farClustersScoreInFloat64() throws {
+        let workspace = Workspace()
+        let shape = try MixtureShape(components: 2, dimension: 4, latent: 1)
+        var random = RandomGenerator(seed: 8)
+        let model = try MixtureModel(shape: shape, weights: [0.4, 0.6], means: [0, 0, 0, 0, 1e4, 1e4, 1e4, 1e4],
+                                     loadings: (0..<8).map { _ in Float(0.2 * random.normal()) },
+                                     noiseVariances: [Float](repeating: 0.01, count: 8))
+        let data = model.sample(count: 400, random: &random).samples
+        try Numpy.write(data.values.map(Double.init), shape: [400, 4], dtype: "<f4", to: workspace["data.npy"])
+        try ModelFile.write(model, metadata: [:], to: workspace["truth.safetensors"])
+        let scored = try Tool.run(["score", workspace["truth.safetensors"], workspace["data.npy"], "--out", workspace["scores.npy"],
+                                   "--backend", "cpu"])
+        #expect(scored.status == 0 && scored.stderr.contains("float32 is not precise enough"), "\(scored.stderr)")
+        let expected = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<400))
+        let written = try Numpy.read(path: workspace["scores.npy"]).values
+        #expect(written.count == 400 && zip(written, expected).allSatisfy { abs(Double($0) - $1) < 1e-4 * max(1, abs($1)) }, "the scores are float32 (read back as float32)")
+        let trained = try Tool.run(["train", workspace["data.npy"], "-c", "2", "-l", "1", "--epochs", "3", "--backend", "cpu",
+                                    "-o", workspace["model.safetensors"]])
+        #expect(trained.status == 0 && trained.stderr.contains("float32 is not precise enough"), "\(trained.stderr)")
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import MFA
+import MFACPU
+import Testing
+
+/// The float64 reference that keeps float32 range problems from passing silently.
+@Suite struct PrecisionCheckTests {
+    /// Two tight clusters 10⁴ apart (spread 0.1): float32's expanded quadratic loses every digit.
+    func farClusters() throws -> (model: MixtureModel, data: Matrix) {
+        let shape = try MixtureShape(components: 2, dimension: 4, latent: 1)
+        var random = RandomGenerator(seed: 8)
+        let model = try MixtureModel(shape: shape, weights: [0.4, 0.6], means: [0, 0, 0, 0, 1e4, 1e4, 1e4, 1e4],
+                                     loadings: (0..<8).map { _ in Float(0.2 * random.normal()) },
+                                     noiseVariances: [Float](repeating: 0.01, count: 8))
+        return (model, model.sample(count: 500, random: &random).samples)
+    }
+
+    @Test("Float64 log-densities equal dense algebra, on ordinary models and on far, tight clusters")
+    func preciseEqualsDense() throws {
+        let ordinary = Fixtures.model(try MixtureShape(components: 3, dimension: 6, latent: 2), seed: 4)
+        let far = try farClusters()
+        for (model, data) in [(ordinary, Fixtures.data(rows: 50, columns: 6, seed: 5)), (far.model, far.data)] {
+            let precise = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<data.rows))
+            let dense = Dense.evaluate(model, data).logDensity
+            #expect(close(precise, dense, atol: 1e-8, rtol: 1e-10))
+        }
+    }
+
+    @Test("The check passes float32 on ordinary data and fails it on far, tight clusters")
+    func checkSeesTheRange() throws {
+        let ordinary = Fixtures.model(try MixtureShape(components: 3, dimension: 6, latent: 2), seed: 4)
+        let passed = try PrecisionCheck(ordinary, data: Fixtures.data(rows: 300, columns: 6, seed: 5), backend: CPUBackend())
+        #expect(passed.passes && passed.maximum < 1e-3 && passed.rows == 256)
+        let far = try farClusters()
+        let failed = try PrecisionCheck(far.model, data: far.data, backend: CPUBackend())
+        #expect(!failed.passes, "float32 was within \(failed.maximum) nats")
+    }
+}
