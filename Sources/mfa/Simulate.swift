@@ -118,6 +118,15 @@ struct SimulateDGMM: ParsableCommand {
     @Option(help: "Standard deviation of the component means in every layer: larger separates the paths more.")
     var separation = 3.0
 
+    @Option(help: "A harder case: layer 1's noise scaled so that the largest covariance eigenvalue of the paths through each of its components is this many times its mean noise variance (the DGMM authors' data: ~10⁷). Also switches the columns' units to --column-scale and --offset.")
+    var signalToNoise: Double?
+
+    @Option(help: "With --signal-to-noise: the columns' scales are log-uniform in [1, this].")
+    var columnScale = 1.0
+
+    @Option(help: "With --signal-to-noise: the columns' offsets are uniform in [−this, this].")
+    var offset = 0.0
+
     @Option(name: [.short, .long], help: "Where to write the samples (float32 .npy [count, d]).")
     var out: String
 
@@ -133,6 +142,12 @@ struct SimulateDGMM: ParsableCommand {
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if !(separation > 0) { throw ValidationError("--separation must be positive") }
+        if signalToNoise == nil, columnScale != 1 || offset != 0 {
+            throw ValidationError("--column-scale and --offset come with --signal-to-noise (without it the columns get the paper-like units)")
+        }
+        if let signalToNoise, !(signalToNoise >= 1 && signalToNoise.isFinite) { throw ValidationError("--signal-to-noise must be at least 1") }
+        if !(columnScale >= 1 && columnScale.isFinite) { throw ValidationError("--column-scale must be at least 1") }
+        if !(offset >= 0 && offset.isFinite) { throw ValidationError("--offset must not be negative") }
     }
 
     func run() throws {
@@ -143,7 +158,8 @@ struct SimulateDGMM: ParsableCommand {
         try MemoryLimit.require([shape.pathCount, dimension, latent.values[0] + 2], bytesEach: 16,
                                 for: "a DGMM of \(shape.pathCount) paths in d = \(dimension)")
         var random = RandomGenerator(seed: seed)
-        let truth = try DGMMSimulation.model(shape, separation: separation, random: &random)
+        let range = signalToNoise.map { DGMMSimulation.Range(signalToNoise: $0, columnScale: columnScale, offset: offset) }
+        let truth = try DGMMSimulation.model(shape, separation: separation, range: range, random: &random)
         let (samples, paths) = try truth.sample(count: count, random: &random)
         try Numpy.write(samples.values.map(Double.init), shape: [count, dimension], dtype: "<f4", to: out)
         if let labels { try Numpy.write(paths.map(Double.init), shape: [count], dtype: "<i8", to: labels) }
@@ -152,8 +168,13 @@ struct SimulateDGMM: ParsableCommand {
                             dtype: "<i8", to: layerLabels)
         }
         if let model {
-            try ModelFile.write(truth, metadata: ["simulation.seed": String(seed), "simulation.separation": String(separation),
-                                                  "simulation.count": String(count)], to: model)
+            var metadata = ["simulation.seed": String(seed), "simulation.separation": String(separation), "simulation.count": String(count)]
+            if let range {
+                metadata["simulation.signal_to_noise"] = String(range.signalToNoise)
+                metadata["simulation.column_scale"] = String(range.columnScale)
+                metadata["simulation.offset"] = String(range.offset)
+            }
+            try ModelFile.write(truth, metadata: metadata, to: model)
         }
         say("wrote \(count) samples of d=\(dimension) from a DGMM with \(shape.pathCount) paths to \(out)")
     }

@@ -50,3 +50,27 @@ import Testing
         #expect(fromStart > trueScore - 1, "\(algorithm) from its start: \(fromStart) vs \(trueScore)")
     }
 }
+
+/// `mfa simulate dgmm --signal-to-noise`: hard DGMM cases with ground truth.
+@Suite struct DGMMRangeSimulationTests {
+    @Test("Each layer-1 component's noise sits the asked ratio below the largest signal eigenvalue of its paths")
+    func signalToNoiseAsAsked() throws {
+        let shape = try DGMMShape(dimension: 9, components: [3, 2], latent: [4, 2])
+        var random = RandomGenerator(seed: 4)
+        let model = try DGMMSimulation.model(shape, range: .init(signalToNoise: 1e6), random: &random)
+        let paths = try model.pathMixture()
+        let d = 9
+        var largest = [Double](repeating: 0, count: 3)
+        for path in 0..<shape.pathCount {
+            let covariance = Dense.covariance(paths, component: path)
+            var signal = covariance
+            for j in 0..<d { signal[j * d + j] -= Double(paths.noiseVariances[path * d + j]) }
+            let first = shape.choices(path: path)[0]
+            largest[first] = max(largest[first], try SmallLinearAlgebra.symmetricEigen(signal, order: d).values.last!)
+        }
+        for c in 0..<3 {
+            let noise = model.layers[0].noiseVariances[(c * d)..<((c + 1) * d)].reduce(0) { $0 + Double($1) } / Double(d)
+            #expect(abs(largest[c] / noise / 1e6 - 1) < 1e-3, "component \(c): ratio \(largest[c] / noise)")
+        }
+    }
+}
