@@ -8,46 +8,61 @@ import MFA
 extension CPUBackend {
     public func project(_ parameters: CPUBuffer, firstMoment: CPUBuffer?, secondMoment: CPUBuffer?,
                         components: CPUBuffer, shape: MixtureShape, options: ProjectionOptions) throws -> Int {
+        switch precision {
+        case .single:
+            try Self.project(parameters.values(Float.self), firstMoment?.values(Float.self), secondMoment?.values(Float.self),
+                             components.values(Float.self), shape, options)
+        case .double:
+            try Self.project(parameters.values(Double.self), firstMoment?.values(Double.self), secondMoment?.values(Double.self),
+                             components.values(Double.self), shape, options)
+        }
+    }
+
+    static func project<T: CPUScalar>(_ theta: UnsafeMutablePointer<T>, _ firstMoment: UnsafeMutablePointer<T>?,
+                                      _ secondMoment: UnsafeMutablePointer<T>?, _ components: UnsafeMutablePointer<T>,
+                                      _ shape: MixtureShape, _ options: ProjectionOptions) throws -> Int {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let layout = ParameterLayout(shape: shape)
-        let logPrecision = parameters.pointer + layout.logPrecision.lowerBound
+        let logPrecision = theta + layout.logPrecision.lowerBound
         if options.noise != .diagonal {
             var values = (0..<(k * d)).map { Double(logPrecision[$0]) }
             options.noise.tie(&values, shape: shape)
-            for p in 0..<(k * d) { logPrecision[p] = Float(values[p]) }
+            for p in 0..<(k * d) { logPrecision[p] = T(values[p]) }
         }
-        let (low, high) = (options.logPrecisionRange.lowerBound, options.logPrecisionRange.upperBound)
+        let (low, high) = (T(options.logPrecisionRange.lowerBound), T(options.logPrecisionRange.upperBound))
         for p in 0..<(k * d) { logPrecision[p] = min(max(logPrecision[p], low), high) }
         guard l > 0 else { return 0 }
 
         let tau = options.eigenvalueFloor
-        let eigenvalues = components.pointer + ComponentLayout(shape: shape).eigenvalues.lowerBound
+        let eigenvalues = components + ComponentLayout(shape: shape).eigenvalues.lowerBound
         let clippedCounts = UnsafeMutableBufferPointer<Int>.allocate(capacity: k)
         defer { clippedCounts.deallocate() }
         try forEachChunk(of: k) { range in
             var scaled = [Double](repeating: 0, count: l * d)
-            var root = [Float](repeating: 0, count: d)
+            var root = [T](repeating: 0, count: d)
             var inner = [Double](repeating: 0, count: l * l)
-            var squaredRotation = [Float](repeating: 0, count: l * l)
-            var product = [Float](repeating: 0, count: l * d)
+            var rotation = [T](repeating: 0, count: l * l)
+            var squaredRotation = [T](repeating: 0, count: l * l)
+            var product = [T](repeating: 0, count: l * d)
             for c in range {
                 let offset = layout.loadings.lowerBound + c * l * d
-                let gamma = parameters.pointer + offset
+                let gamma = theta + offset
                 // Ĝ = Γ_kᵀ E^{-1/2} (l×d), M = I − Ĝ Ĝᵀ in float64.
-                for j in 0..<d { root[j] = Foundation.exp(-0.5 * logPrecision[c * d + j]) }
+                for j in 0..<d { root[j] = T.exponential(-0.5 * logPrecision[c * d + j]) }
                 for i in 0..<l { for j in 0..<d { scaled[i * d + j] = Double(gamma[i * d + j] * root[j]) } }
                 for a in 0..<l { for b in 0..<l { inner[a * l + b] = a == b ? 1 : 0 } }
                 cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(l), blasInt(d), -1, scaled, blasInt(d),
                             1, &inner, blasInt(l))
                 let plan = try ProjectionPlan(inner: inner, latent: l, eigenvalueFloor: tau, component: c)
-                for p in 0..<(l * l) { squaredRotation[p] = plan.rotation[p] * plan.rotation[p] }
-                // Γ_k ← Γ_k R, i.e. Γ_kᵀ ← Rᵀ Γ_kᵀ, and the optimizer moments with it.
-                rotate(gamma, by: plan.rotation, l: l, d: d, scratch: &product)
-                if let first = firstMoment { rotate(first.pointer + offset, by: plan.rotation, l: l, d: d, scratch: &product) }
-                if let second = secondMoment {
-                    rotate(second.pointer + offset, by: squaredRotation, l: l, d: d, scratch: &product)
+                for p in 0..<(l * l) {
+                    rotation[p] = T(plan.exactRotation[p])
+                    squaredRotation[p] = rotation[p] * rotation[p]
                 }
-                for i in 0..<l { eigenvalues[c * l + i] = plan.eigenvalues[i] }
+                // Γ_k ← Γ_k R, i.e. Γ_kᵀ ← Rᵀ Γ_kᵀ, and the optimizer moments with it.
+                rotate(gamma, by: rotation, l: l, d: d, scratch: &product)
+                if let first = firstMoment { rotate(first + offset, by: rotation, l: l, d: d, scratch: &product) }
+                if let second = secondMoment { rotate(second + offset, by: squaredRotation, l: l, d: d, scratch: &product) }
+                for i in 0..<l { eigenvalues[c * l + i] = T(plan.exactEigenvalues[i]) }
                 clippedCounts[c] = plan.clipped
             }
         }
@@ -55,20 +70,29 @@ extension CPUBackend {
     }
 
     /// A ← Rᵀ A for the contiguous l×d block A (R l×l row-major).
-    private func rotate(_ block: UnsafeMutablePointer<Float>, by r: [Float], l: Int, d: Int, scratch: inout [Float]) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasInt(l), blasInt(d), blasInt(l), 1, r, blasInt(l),
-                    block, blasInt(d), 0, &scratch, blasInt(d))
+    private static func rotate<T: CPUScalar>(_ block: UnsafeMutablePointer<T>, by r: [T], l: Int, d: Int, scratch: inout [T]) {
+        scratch.withUnsafeMutableBufferPointer { out in
+            T.gemm(transposeA: true, transposeB: false, m: l, n: d, k: l, alpha: 1, a: r, lda: l, b: block, ldb: d, beta: 0,
+                   c: out.baseAddress!, ldc: d)
+        }
         scratch.withUnsafeBufferPointer { block.update(from: $0.baseAddress!, count: l * d) }
     }
 
     public func prepareComponents(_ parameters: CPUBuffer, components: CPUBuffer, shape: MixtureShape) throws {
+        switch precision {
+        case .single: try Self.prepareComponents(parameters.values(Float.self), components.values(Float.self), shape)
+        case .double: try Self.prepareComponents(parameters.values(Double.self), components.values(Double.self), shape)
+        }
+    }
+
+    static func prepareComponents<T: CPUScalar>(_ theta: UnsafeMutablePointer<T>, _ comp: UnsafeMutablePointer<T>,
+                                                _ shape: MixtureShape) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
-        let theta = parameters.pointer, comp = components.pointer
-        let weights = softmax(Array(parameters[layout.logits]))
+        let weights = softmax(layout.logits.map { Float(theta[$0]) })
         let logTwoPi = Foundation.log(2 * Double.pi)
         try forEachChunk(of: k) { range in
-            var inverseE = [Float](repeating: 0, count: d)
+            var inverseE = [T](repeating: 0, count: d)
             for c in range {
                 let mu = theta + layout.means.lowerBound + c * d
                 let a = theta + layout.logPrecision.lowerBound + c * d
@@ -76,7 +100,7 @@ extension CPUBackend {
                 let leverage = comp + cl.leverage.lowerBound + c * d
                 var sumLogE = 0.0, sumEMuSquared = 0.0
                 for j in 0..<d {
-                    let e = Foundation.exp(a[j])
+                    let e = T.exponential(a[j])
                     quadratic[j] = e
                     quadratic[d + j] = -2 * e * mu[j]
                     inverseE[j] = 1 / e
@@ -91,7 +115,7 @@ extension CPUBackend {
                     logDetM += Foundation.log(Double(lambda))
                     let gamma = theta + layout.loadings.lowerBound + (c * l + i) * d
                     let scaled = comp + cl.scaledLoadings.lowerBound + (c * l + i) * d
-                    var shift: Float = 0
+                    var shift: T = 0
                     for j in 0..<d {
                         let g = gamma[j]
                         shift += g * mu[j]
@@ -102,8 +126,8 @@ extension CPUBackend {
                 }
                 let offset = Foundation.log(weights[c]) - 0.5 * Double(d) * logTwoPi + 0.5 * (sumLogE + logDetM)
                     - 0.5 * sumEMuSquared
-                comp[cl.offsets.lowerBound + c] = Float(offset)
-                comp[cl.weights.lowerBound + c] = Float(weights[c])
+                comp[cl.offsets.lowerBound + c] = T(offset)
+                comp[cl.weights.lowerBound + c] = T(weights[c])
             }
         }
     }

@@ -1,10 +1,17 @@
 import Foundation
 import MFA
 
-/// The elementwise and reduction kernels of the Backend protocol, as plain loops.
+/// The elementwise and reduction kernels of the Backend protocol, as plain loops, written once for
+/// both precisions (`CPUScalar`); each public method picks the backend's.
 extension CPUBackend {
     public func expandBatch(_ batch: CPUBuffer, rows: Int, dimension d: Int, into expanded: CPUBuffer) throws {
-        let x = batch.pointer, out = expanded.pointer
+        switch precision {
+        case .single: try Self.expandBatch(batch.values(Float.self), rows: rows, d: d, into: expanded.values(Float.self))
+        case .double: try Self.expandBatch(batch.values(Double.self), rows: rows, d: d, into: expanded.values(Double.self))
+        }
+    }
+
+    static func expandBatch<T: CPUScalar>(_ x: UnsafeMutablePointer<T>, rows: Int, d: Int, into out: UnsafeMutablePointer<T>) throws {
         try forEachChunk(of: rows, minimumChunk: 16) { range in for n in range {
             let source = x + n * d, target = out + n * 2 * d
             for j in 0..<d {
@@ -17,17 +24,30 @@ extension CPUBackend {
 
     public func logLikelihoods(quadratic: CPUBuffer, latents: CPUBuffer, components: CPUBuffer, shape: MixtureShape,
                                rows: Int, logDensity: CPUBuffer, responsibilities: CPUBuffer) throws {
+        switch precision {
+        case .single:
+            try Self.logLikelihoods(quadratic.values(Float.self), latents.values(Float.self), components.values(Float.self), shape,
+                                    rows, logDensity.values(Float.self), responsibilities.values(Float.self))
+        case .double:
+            try Self.logLikelihoods(quadratic.values(Double.self), latents.values(Double.self), components.values(Double.self), shape,
+                                    rows, logDensity.values(Double.self), responsibilities.values(Double.self))
+        }
+    }
+
+    static func logLikelihoods<T: CPUScalar>(_ quadratic: UnsafeMutablePointer<T>, _ latents: UnsafeMutablePointer<T>,
+                                             _ components: UnsafeMutablePointer<T>, _ shape: MixtureShape, _ rows: Int,
+                                             _ logDensity: UnsafeMutablePointer<T>, _ responsibilities: UnsafeMutablePointer<T>) throws {
         let (k, l) = (shape.components, shape.latent)
         let layout = ComponentLayout(shape: shape)
-        let offsets = components.pointer + layout.offsets.lowerBound
-        let shift = components.pointer + layout.latentShift.lowerBound
+        let offsets = components + layout.offsets.lowerBound
+        let shift = components + layout.latentShift.lowerBound
         try forEachChunk(of: rows, minimumChunk: 16) { range in for n in range {
-            let q = quadratic.pointer + n * k
-            let z = latents.pointer + n * k * l
-            let r = responsibilities.pointer + n * k
-            var top = -Float.infinity
+            let q = quadratic + n * k
+            let z = latents + n * k * l
+            let r = responsibilities + n * k
+            var top = -T.infinity
             for c in 0..<k {
-                var norm: Float = 0
+                var norm: T = 0
                 for i in 0..<l {
                     let centred = z[c * l + i] - shift[c * l + i]
                     z[c * l + i] = centred
@@ -38,21 +58,33 @@ extension CPUBackend {
                 top = max(top, value)
             }
             var total = 0.0
-            for c in 0..<k { total += Double(Foundation.exp(r[c] - top)) }
-            let logSum = top + Float(Foundation.log(total))
-            logDensity.pointer[n] = logSum
-            for c in 0..<k { r[c] = Foundation.exp(r[c] - logSum) }
+            for c in 0..<k { total += Double(T.exponential(r[c] - top)) }
+            let logSum = top + T(Foundation.log(total))
+            logDensity[n] = logSum
+            for c in 0..<k { r[c] = T.exponential(r[c] - logSum) }
         } }
     }
 
     public func weightLatents(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int,
                               scale: Float, into weighted: CPUBuffer) throws {
+        switch precision {
+        case .single:
+            try Self.weightLatents(responsibilities.values(Float.self), latents.values(Float.self), shape, rows, scale,
+                                   weighted.values(Float.self))
+        case .double:
+            try Self.weightLatents(responsibilities.values(Double.self), latents.values(Double.self), shape, rows, Double(scale),
+                                   weighted.values(Double.self))
+        }
+    }
+
+    static func weightLatents<T: CPUScalar>(_ responsibilities: UnsafeMutablePointer<T>, _ latents: UnsafeMutablePointer<T>,
+                                            _ shape: MixtureShape, _ rows: Int, _ scale: T, _ weighted: UnsafeMutablePointer<T>) throws {
         let (k, l) = (shape.components, shape.latent)
         let width = k * (l + 1)
         try forEachChunk(of: rows, minimumChunk: 16) { range in for n in range {
-            let r = responsibilities.pointer + n * k
-            let z = latents.pointer + n * k * l
-            let y = weighted.pointer + n * width
+            let r = responsibilities + n * k
+            let z = latents + n * k * l
+            let y = weighted + n * width
             for c in 0..<k {
                 let w = scale * r[c]
                 for i in 0..<l { y[c * l + i] = w * z[c * l + i] }
@@ -62,10 +94,16 @@ extension CPUBackend {
     }
 
     public func columnSums(_ matrix: CPUBuffer, rows: Int, columns: Int, into totals: CPUBuffer) throws {
-        let out = totals.pointer
+        switch precision {
+        case .single: Self.columnSums(matrix.values(Float.self), rows, columns, totals.values(Float.self))
+        case .double: Self.columnSums(matrix.values(Double.self), rows, columns, totals.values(Double.self))
+        }
+    }
+
+    static func columnSums<T: CPUScalar>(_ matrix: UnsafeMutablePointer<T>, _ rows: Int, _ columns: Int, _ out: UnsafeMutablePointer<T>) {
         out.update(repeating: 0, count: columns)
         for n in 0..<rows {
-            let row = matrix.pointer + n * columns
+            let row = matrix + n * columns
             for c in 0..<columns { out[c] += row[c] }
         }
     }
@@ -74,19 +112,31 @@ extension CPUBackend {
     /// added in block order: contiguous reads, and the same sums whatever the number of cores.
     public func latentSecondMoments(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int,
                                     into moments: CPUBuffer) throws {
+        switch precision {
+        case .single:
+            try Self.latentSecondMoments(responsibilities.values(Float.self), latents.values(Float.self), shape, rows,
+                                         moments.values(Float.self))
+        case .double:
+            try Self.latentSecondMoments(responsibilities.values(Double.self), latents.values(Double.self), shape, rows,
+                                         moments.values(Double.self))
+        }
+    }
+
+    static func latentSecondMoments<T: CPUScalar>(_ responsibilities: UnsafeMutablePointer<T>, _ latents: UnsafeMutablePointer<T>,
+                                                  _ shape: MixtureShape, _ rows: Int, _ out: UnsafeMutablePointer<T>) throws {
         let (k, l) = (shape.components, shape.latent)
         let block = 256, blocks = (rows + block - 1) / block, size = k * l * l
-        let partial = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(blocks * size, 1))
+        let partial = UnsafeMutableBufferPointer<T>.allocate(capacity: max(blocks * size, 1))
         defer { partial.deallocate() }
         try forEachChunk(of: blocks) { range in
             for b in range {
-                let out = partial.baseAddress! + b * size
-                out.update(repeating: 0, count: size)
+                let slot = partial.baseAddress! + b * size
+                slot.update(repeating: 0, count: size)
                 for n in (b * block)..<min((b + 1) * block, rows) {
                     for c in 0..<k {
-                        let r = responsibilities.pointer[n * k + c]
+                        let r = responsibilities[n * k + c]
                         guard r != 0 else { continue }  // underflowed: adds nothing
-                        let z = latents.pointer + (n * k + c) * l, o = out + c * l * l
+                        let z = latents + (n * k + c) * l, o = slot + c * l * l
                         for a in 0..<l {
                             let rza = r * z[a]
                             for q in 0..<l { o[a * l + q] += rza * z[q] }
@@ -95,7 +145,6 @@ extension CPUBackend {
                 }
             }
         }
-        let out = moments.pointer
         out.update(repeating: 0, count: size)
         for b in 0..<blocks {
             for p in 0..<size { out[p] += partial[b * size + p] }
@@ -105,17 +154,29 @@ extension CPUBackend {
     public func assembleGradient(_ parameters: CPUBuffer, components: CPUBuffer, crossSums: CPUBuffer,
                                  squareSums: CPUBuffer, columnTotals: CPUBuffer, shape: MixtureShape,
                                  into gradient: CPUBuffer) throws {
+        switch precision {
+        case .single:
+            try Self.assembleGradient(parameters.values(Float.self), components.values(Float.self), crossSums.values(Float.self),
+                                      squareSums.values(Float.self), columnTotals.values(Float.self), shape, gradient.values(Float.self))
+        case .double:
+            try Self.assembleGradient(parameters.values(Double.self), components.values(Double.self), crossSums.values(Double.self),
+                                      squareSums.values(Double.self), columnTotals.values(Double.self), shape, gradient.values(Double.self))
+        }
+    }
+
+    static func assembleGradient<T: CPUScalar>(_ theta: UnsafeMutablePointer<T>, _ comp: UnsafeMutablePointer<T>,
+                                               _ cross: UnsafeMutablePointer<T>, _ squareSums: UnsafeMutablePointer<T>,
+                                               _ totals: UnsafeMutablePointer<T>, _ shape: MixtureShape,
+                                               _ g: UnsafeMutablePointer<T>) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let kl = k * l
         let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
-        let theta = parameters.pointer, g = gradient.pointer, comp = components.pointer
-        let totals = columnTotals.pointer, cross = crossSums.pointer
         try forEachChunk(of: k) { range in
             for c in range {
                 let w = totals[kl + c]
                 let mu = theta + layout.means.lowerBound + c * d
                 let e = comp + cl.quadratic.lowerBound + c * 2 * d  // e_k, as prepareComponents left it
-                let s1 = cross + (kl + c) * d, s2 = squareSums.pointer + c * d
+                let s1 = cross + (kl + c) * d, s2 = squareSums + c * d
                 let leverage = comp + cl.leverage.lowerBound + c * d
                 let gradientMu = g + layout.means.lowerBound + c * d
                 let gradientA = g + layout.logPrecision.lowerBound + c * d
@@ -145,19 +206,31 @@ extension CPUBackend {
 
     public func applyUpdate(_ update: OptimizerUpdate, parameters: CPUBuffer, gradient: CPUBuffer,
                             firstMoment: CPUBuffer, secondMoment: CPUBuffer?) throws {
-        let theta = parameters.pointer, g = gradient.pointer, m = firstMoment.pointer
+        switch precision {
+        case .single:
+            try Self.applyUpdate(update, parameters.values(Float.self), gradient.values(Float.self), firstMoment.values(Float.self),
+                                 secondMoment?.values(Float.self))
+        case .double:
+            try Self.applyUpdate(update, parameters.values(Double.self), gradient.values(Double.self), firstMoment.values(Double.self),
+                                 secondMoment?.values(Double.self))
+        }
+    }
+
+    static func applyUpdate<T: CPUScalar>(_ update: OptimizerUpdate, _ theta: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>,
+                                          _ m: UnsafeMutablePointer<T>, _ secondMoment: UnsafeMutablePointer<T>?) throws {
         switch update.rule {
         case .adam(let beta1, let beta2, let epsilon, let step):
-            guard let v = secondMoment?.pointer else {
+            guard let v = secondMoment else {
                 throw MFAError.invalidArgument("Adam needs a second-moment buffer")
             }
-            let inverseCorrection1 = 1 / (1 - Foundation.pow(beta1, Float(step)))
-            let inverseCorrection2 = 1 / (1 - Foundation.pow(beta2, Float(step)))
+            let (beta1, beta2) = (T(beta1), T(beta2))
+            let inverseCorrection1 = 1 / (1 - T.power(beta1, T(step)))
+            let inverseCorrection2 = 1 / (1 - T.power(beta2, T(step)))
             for (range, rate) in update.segments {
                 try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
                     let base = range.lowerBound + chunk.lowerBound
                     OptimizerStep.adam(theta + base, gradient: g + base, first: m + base, second: v + base, count: chunk.count,
-                                       rate: rate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                       rate: T(rate), beta1: beta1, beta2: beta2, epsilon: T(epsilon),
                                        inverseCorrection1: inverseCorrection1, inverseCorrection2: inverseCorrection2)
                 }
             }
@@ -166,7 +239,7 @@ extension CPUBackend {
                 try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
                     let base = range.lowerBound + chunk.lowerBound
                     OptimizerStep.momentum(theta + base, gradient: g + base, velocity: m + base, count: chunk.count,
-                                           rate: rate, momentum: momentum)
+                                           rate: T(rate), momentum: T(momentum))
                 }
             }
         }

@@ -4,7 +4,20 @@ import Foundation
 /// The threads the CPU backend computes on: every core of the process's affinity mask unless
 /// set (`--threads`; under MPI, a share of the node's cores per rank). Set before training starts.
 public enum CPUThreads {
-    nonisolated(unsafe) public static var count = ProcessInfo.processInfo.activeProcessorCount
+    nonisolated(unsafe) public static var count = affinity
+
+    /// The cores this process may run on (its affinity mask: `taskset`, or an MPI launcher's
+    /// binding), which Foundation's activeProcessorCount does not look at.
+    /// (Linux's /proc/self/status `Cpus_allowed`, a hex mask: Swift's Glibc does not import
+    /// sched_getaffinity.)
+    public static var affinity: Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
+            return ProcessInfo.processInfo.activeProcessorCount
+        }
+        let bits = line.dropFirst("Cpus_allowed:".count).compactMap { $0.hexDigitValue?.nonzeroBitCount }.reduce(0, +)
+        return bits > 0 ? min(bits, ProcessInfo.processInfo.processorCount) : ProcessInfo.processInfo.activeProcessorCount
+    }
 }
 
 /// Splits 0..<count into one contiguous chunk per thread and runs `body` on each concurrently.

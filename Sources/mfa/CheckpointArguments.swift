@@ -28,8 +28,9 @@ struct CheckpointArguments: ParsableArguments {
         Interruption.install()
         return TrainingControl(
             checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
-            // Under MPI rank 0 alone writes; every rank resumes from the same file.
-            save: Launch.leads ? checkpoint.map { path in { try CheckpointFile.write($0, to: path) } } : nil,
+            // Under MPI every rank takes part in a checkpoint (its partial sums are added up); rank 0
+            // alone writes it, and every rank resumes from the same file.
+            save: checkpoint.map { path in { if Launch.leads { try CheckpointFile.write($0, to: path) } } },
             resume: try resumeFrom.map { try CheckpointFile.read($0) },
             stopRequest: { interruptSignal.load(ordering: .relaxed) },
             stopAgreed: Interruption.agree,

@@ -12,6 +12,11 @@ enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
 
 extension DistributedMode: ExpressibleByArgument {}
 
+/// `--precision`: the arithmetic of the backend's passes.
+enum Precision: String, ExpressibleByArgument, CaseIterable {
+    case float32, float64
+}
+
 struct BackendOptions: ParsableArguments {
     @Option(help: "Where to compute: auto (an OpenCL GPU if there is one, else the CPU), cpu (OpenBLAS) or opencl.")
     var backend: BackendChoice = .auto
@@ -22,11 +27,15 @@ struct BackendOptions: ParsableArguments {
     @Option(help: "CPU threads (default: the cores this process may run on; under MPI, shared among the ranks on a node).")
     var threads: Int?
 
+    @Option(help: "float32 (every backend) or float64 (the CPU backend only, half its speed): the arithmetic of every pass. float64 keeps the digits that far, tight components and signal-to-noise ratios beyond 10⁵ cost float32 (README: data with a wide numerical range).")
+    var precision: Precision = .float32
+
     @Option(help: "auto (train data-parallel across the ranks when an MPI launcher such as mpirun or srun started the process), mpi (always use MPI; alone, one rank) or off.")
     var distributed: DistributedMode = .auto
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if precision == .float64, backend == .opencl { throw ValidationError("--precision float64 runs on the CPU backend only: give --backend cpu") }
     }
 
     /// The backend, said once on stderr so that scripts reading stdout are not disturbed. Under
@@ -36,9 +45,9 @@ struct BackendOptions: ParsableArguments {
         let devices = (try? OpenCLDevices.all.get()) ?? []
         let device = self.device ?? Launch.defaultDevice(count: devices.count)
         let made: any Backend
-        switch backend {
+        switch precision == .float64 ? .cpu : backend {
         case .cpu:
-            made = CPUBackend()
+            made = CPUBackend(precision: precision == .float64 ? .double : .single)
         case .opencl:
             made = try OpenCLBackend(device: device)
         case .auto:

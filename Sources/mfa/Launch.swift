@@ -11,6 +11,11 @@ enum Launch {
     nonisolated(unsafe) private(set) static var group: MPIReducer?
 
     static var rank: Int { group?.rank ?? 0 }
+    /// The rank an MPI launcher gave this process, from its environment (before MPI starts).
+    static var launcherRank: Int? {
+        let environment = ProcessInfo.processInfo.environment
+        return ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first
+    }
     static var leads: Bool { rank == 0 }
     /// What the training loop adds its sums up with.
     static var reducer: any Reducer { group ?? SingleProcess() }
@@ -30,7 +35,7 @@ enum Launch {
     /// CPU threads per process: the cores of its affinity mask, shared among the ranks on its
     /// node unless the launcher already bound each rank to its own cores.
     static func defaultThreads() -> Int {
-        let mask = ProcessInfo.processInfo.activeProcessorCount
+        let mask = CPUThreads.affinity
         guard let group, group.localProcesses > 1 else { return mask }
         let bound = mask < ProcessInfo.processInfo.processorCount
         return bound ? mask : max(1, mask / group.localProcesses)

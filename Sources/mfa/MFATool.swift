@@ -27,6 +27,8 @@ struct MFATool: ParsableCommand {
         do {
             command = try parseAsRoot(arguments)
         } catch {
+            // Every rank of an MPI launch parses the same line: one of them says what is wrong.
+            if Launch.launcherRank ?? 0 != 0 { Foundation.exit(exitCode(for: error).rawValue) }
             exit(withError: error)
         }
         do {
@@ -43,7 +45,11 @@ struct MFATool: ParsableCommand {
             // `help` and --help requests, exit codes (a stop on a signal).
             let status = exitCode(for: error).rawValue
             let message = fullMessage(for: error)
-            if !message.isEmpty, status != 0 || Launch.leads { sayFromThisRank(message, error: status != 0) }
+            if status == 0 {
+                say(message)  // --help, --version: once
+            } else if !message.isEmpty {
+                sayFromThisRank(message, error: true)
+            }
             // Every rank stops on a signal together (the loop agrees on it): no abort needed.
             Launch.end(status: status, everyRank: status == Interruption.exitStatus)
         }

@@ -12,6 +12,9 @@ public protocol Backend: AnyObject {
     func makeBuffer(count: Int) throws -> Buffer
     func write(_ values: UnsafeBufferPointer<Float>, to buffer: Buffer, offset: Int) throws
     func read(_ buffer: Buffer, offset: Int, into values: UnsafeMutableBufferPointer<Float>) throws
+    /// The values as float64, as exact as the buffer holds them (a float64 backend's sums).
+    func readDoubles(_ buffer: Buffer, offset: Int, into values: UnsafeMutableBufferPointer<Double>) throws
+    func writeDoubles(_ values: UnsafeBufferPointer<Double>, to buffer: Buffer, offset: Int) throws
 
     /// C ← α·op(A)·op(B) + β·C on sub-matrices of the buffers (row-major, like cblas_sgemm).
     func gemm(_ product: MatrixProduct, a: Buffer, b: Buffer, c: Buffer) throws
@@ -61,6 +64,20 @@ public protocol Backend: AnyObject {
     /// One optimizer update of θ in place from its gradient.
     func applyUpdate(_ update: OptimizerUpdate, parameters: Buffer, gradient: Buffer,
                      firstMoment: Buffer, secondMoment: Buffer?) throws
+}
+
+extension Backend {
+    /// A float32 backend's values, widened.
+    public func readDoubles(_ buffer: Buffer, offset: Int, into values: UnsafeMutableBufferPointer<Double>) throws {
+        var single = [Float](repeating: 0, count: values.count)
+        try single.withUnsafeMutableBufferPointer { try read(buffer, offset: offset, into: $0) }
+        for p in 0..<values.count { values[p] = Double(single[p]) }
+    }
+
+    /// Narrowed to float32.
+    public func writeDoubles(_ values: UnsafeBufferPointer<Double>, to buffer: Buffer, offset: Int) throws {
+        try values.map(Float.init).withUnsafeBufferPointer { try write($0, to: buffer, offset: offset) }
+    }
 }
 
 /// A row-major GEMM on sub-matrices: C[m×n] ← α·op(A)·op(B) + β·C.

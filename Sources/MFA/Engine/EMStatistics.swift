@@ -27,11 +27,11 @@ struct EMStatistics {
     }
 
     /// Adds one pass's sums (SGD's gradient sums have no second moments).
-    mutating func add(crossSums: [Float], squareSums: [Float], columnTotals: [Float], secondMoments moments: [Float]?) throws {
-        for p in cross.indices { cross[p] += Double(crossSums[p]) }
-        for p in squares.indices { squares[p] += Double(squareSums[p]) }
-        for p in totals.indices { totals[p] += Double(columnTotals[p]) }
-        if let moments { for p in secondMoments.indices { secondMoments[p] += Double(moments[p]) } }
+    mutating func add(crossSums: [Double], squareSums: [Double], columnTotals: [Double], secondMoments moments: [Double]?) throws {
+        for p in cross.indices { cross[p] += crossSums[p] }
+        for p in squares.indices { squares[p] += squareSums[p] }
+        for p in totals.indices { totals[p] += columnTotals[p] }
+        if let moments { for p in secondMoments.indices { secondMoments[p] += moments[p] } }
     }
 }
 

@@ -35,7 +35,7 @@ extension MixtureModel {
     public func engine<B: Backend>(backend: B, batchSize: Int = 1024) throws -> MixtureEngine<B> {
         let engine = try MixtureEngine(backend: backend, shape: shape, capacity: batchSize,
                                        origin: meanOfMeans())
-        try engine.load(try precisionParameters())
+        _ = try engine.loadCanonical(self)
         return engine
     }
 

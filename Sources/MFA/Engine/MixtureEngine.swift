@@ -81,6 +81,34 @@ public final class MixtureEngine<B: Backend> {
         try refresh(options: options, firstMoment: nil, secondMoment: nil)
     }
 
+    /// Writes a covariance-form model into θ already canonical, in float64 where the backend
+    /// keeps it: Γ from `canonicalPrecision` and λ as computed there (not recomputed from Γ, which
+    /// would lose λ ≪ 1). Returns the canonical parameters and λ, in float32, for the M-steps.
+    public func loadCanonical(_ model: MixtureModel) throws -> (canonical: PrecisionParameters, eigenvalues: [Float]) {
+        guard model.shape == shape else { throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)") }
+        let exact = try model.canonicalPrecision()
+        guard exact.eigenvalues.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw MFAError.numerical("a component's covariance is not positive definite")
+        }
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let (scale, origin) = (Double(self.scale), self.origin.map(Double.init))
+        var theta = [Double](repeating: 0, count: layout.count)
+        for c in 0..<k {
+            for j in 0..<d {
+                theta[layout.means.lowerBound + c * d + j] = (Double(model.means[c * d + j]) - origin[j]) / scale
+                theta[layout.logPrecision.lowerBound + c * d + j] = Foundation.log(exact.diagonal[c * d + j] * scale * scale)
+                for i in 0..<l { theta[layout.loadings.lowerBound + (c * l + i) * d + j] = exact.gamma[(c * d + j) * l + i] * scale }
+            }
+            theta[layout.logits.lowerBound + c] = Foundation.log(Double(model.weights[c]))
+        }
+        try theta.withUnsafeBufferPointer { try backend.writeDoubles($0, to: parameters, offset: 0) }
+        try exact.eigenvalues.withUnsafeBufferPointer {
+            try backend.writeDoubles($0, to: components, offset: componentLayout.eigenvalues.lowerBound)
+        }
+        try backend.prepareComponents(parameters, components: components, shape: shape)
+        return (try precisionParameters(), exact.eigenvalues.map(Float.init))
+    }
+
     /// Projects θ and derives the per-component quantities; returns the clipped eigenvalue count.
     @discardableResult
     public func refresh(options: ProjectionOptions, firstMoment: B.Buffer?, secondMoment: B.Buffer?) throws -> Int {
@@ -209,8 +237,9 @@ public final class MixtureEngine<B: Backend> {
     /// `sums` in float64: one chunk of a batch shared among processes (`BatchShare`).
     func addGradientSums(into sums: inout EMStatistics, scale: Float) throws {
         let work = try batchSums(scale: scale)
-        try sums.add(crossSums: read(work.crossSums, count: sums.cross.count), squareSums: read(work.squareSums, count: sums.squares.count),
-                     columnTotals: read(work.columnTotals, count: sums.totals.count), secondMoments: nil)
+        try sums.add(crossSums: readDoubles(work.crossSums, count: sums.cross.count),
+                     squareSums: readDoubles(work.squareSums, count: sums.squares.count),
+                     columnTotals: readDoubles(work.columnTotals, count: sums.totals.count), secondMoments: nil)
     }
 
     /// The gradient of −mean log p over a global batch from its sums (added up across
@@ -218,7 +247,7 @@ public final class MixtureEngine<B: Backend> {
     func gradient(from sums: EMStatistics) throws -> B.Buffer {
         let work = try gradientWork.get()
         for (values, buffer) in [(sums.cross, work.crossSums), (sums.squares, work.squareSums), (sums.totals, work.columnTotals)] {
-            try values.map(Float.init).withUnsafeBufferPointer { try backend.write($0, to: buffer, offset: 0) }
+            try values.withUnsafeBufferPointer { try backend.writeDoubles($0, to: buffer, offset: 0) }
         }
         try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
                                      squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,
@@ -231,15 +260,21 @@ public final class MixtureEngine<B: Backend> {
         let work = try batchSums(scale: 1)
         try backend.latentSecondMoments(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows,
                                         into: work.secondMoments)
-        try statistics.add(crossSums: read(work.crossSums, count: statistics.cross.count),
-                           squareSums: read(work.squareSums, count: statistics.squares.count),
-                           columnTotals: read(work.columnTotals, count: statistics.totals.count),
-                           secondMoments: read(work.secondMoments, count: statistics.secondMoments.count))
+        try statistics.add(crossSums: readDoubles(work.crossSums, count: statistics.cross.count),
+                           squareSums: readDoubles(work.squareSums, count: statistics.squares.count),
+                           columnTotals: readDoubles(work.columnTotals, count: statistics.totals.count),
+                           secondMoments: readDoubles(work.secondMoments, count: statistics.secondMoments.count))
     }
 
     /// λ, the eigenvalues of every M_k as the last projection left them, [K, l].
     public func readEigenvalues() throws -> [Float] {
         try read(components, offset: componentLayout.eigenvalues.lowerBound, count: componentLayout.eigenvalues.count)
+    }
+
+    func readDoubles(_ buffer: B.Buffer, offset: Int = 0, count: Int) throws -> [Double] {
+        var out = [Double](repeating: 0, count: count)
+        try out.withUnsafeMutableBufferPointer { try backend.readDoubles(buffer, offset: offset, into: $0) }
+        return out
     }
 
     func read(_ buffer: B.Buffer, offset: Int = 0, count: Int) throws -> [Float] {
@@ -256,7 +291,7 @@ public final class MixtureEngine<B: Backend> {
     /// The current batch's log-densities in the data's units: log p(x) = log p'(x') − d log s.
     public func readLogDensity() throws -> [Double] {
         let jacobian = Double(shape.dimension) * Foundation.log(Double(scale))
-        return try read(logDensity, count: rows).map { Double($0) - jacobian }
+        return try readDoubles(logDensity, count: rows).map { $0 - jacobian }
     }
 
     /// The current batch's responsibilities, [rows, K].

@@ -3,9 +3,12 @@
 /// second moment by R_k∘R_k), and the eigenvalues of M_k afterwards.
 public struct ProjectionPlan {
     /// R = O diag(s), row-major l×l: O the eigenvectors of M, s_i = √((1−τ)/(1−λ_i)) where λ_i < τ, else 1.
-    public var rotation: [Float]
+    public var exactRotation: [Double]
     /// λ after clipping (each ≥ τ).
-    public var eigenvalues: [Float]
+    public var exactEigenvalues: [Double]
+    /// The same in float32, for float32 backends.
+    public var rotation: [Float] { exactRotation.map(Float.init) }
+    public var eigenvalues: [Float] { exactEigenvalues.map(Float.init) }
     public var clipped: Int
 
     /// `inner` is M_k (row-major l×l, float64). With τ = 0 nothing is clipped and λ_i ≤ 0 throws.
@@ -30,7 +33,7 @@ public struct ProjectionPlan {
             lambda[i] = tau
             clipped += 1
         }
-        rotation = (0..<(l * l)).map { Float(vectors[$0] * factors[$0 % l]) }
-        eigenvalues = lambda.map(Float.init)
+        exactRotation = (0..<(l * l)).map { vectors[$0] * factors[$0 % l] }
+        exactEigenvalues = lambda
     }
 }

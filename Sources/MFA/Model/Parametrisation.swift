@@ -4,12 +4,21 @@ extension MixtureModel {
     /// covariance → precision: E = Ψ⁻¹, L = I + ΛᵀΨ⁻¹Λ = V diag(s) Vᵀ, Γ = Ψ⁻¹ Λ V diag(s)^{-1/2}.
     /// That square root of L⁻¹ makes M = diag(1/s): the precision loadings come out canonical.
     public func precisionParameters() throws -> PrecisionParameters {
+        let exact = try canonicalPrecision()
+        return PrecisionParameters(shape: shape, weights: weights, means: means, precisionDiagonal: exact.diagonal.map(Float.init),
+                                   precisionLoadings: exact.gamma.map(Float.init))
+    }
+
+    /// The precision form in float64, with M_k's eigenvalues λ = 1/s computed from L, not from Γ:
+    /// I − ΓᵀE⁻¹Γ would lose λ ≪ 1 (signal-to-noise ratios beyond ~10⁶) to cancellation.
+    public func canonicalPrecision() throws -> (diagonal: [Double], gamma: [Double], eigenvalues: [Double]) {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
-        var diagonal = [Float](repeating: 0, count: k * d)
-        var gamma = [Float](repeating: 0, count: k * d * l)
+        var diagonal = [Double](repeating: 0, count: k * d)
+        var gamma = [Double](repeating: 0, count: k * d * l)
+        var eigenvalues = [Double](repeating: 1, count: k * l)
         for c in 0..<k {
             let psiInverse = (0..<d).map { 1 / Double(noiseVariances[c * d + $0]) }
-            for j in 0..<d { diagonal[c * d + j] = Float(psiInverse[j]) }
+            for j in 0..<d { diagonal[c * d + j] = psiInverse[j] }
             guard l > 0 else { continue }
             let lambda = (0..<(d * l)).map { Double(loadings[c * d * l + $0]) }
             var inner = [Double](repeating: 0, count: l * l)
@@ -18,16 +27,16 @@ extension MixtureModel {
                 for a in 0..<l { for b in 0..<l { inner[a * l + b] += lambda[j * l + a] * psiInverse[j] * lambda[j * l + b] } }
             }
             let (s, v) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+            for b in 0..<l { eigenvalues[c * l + b] = 1 / s[b] }
             for j in 0..<d {
                 for b in 0..<l {
                     var sum = 0.0
                     for a in 0..<l { sum += lambda[j * l + a] * v[a * l + b] }
-                    gamma[(c * d + j) * l + b] = Float(psiInverse[j] * sum / s[b].squareRoot())
+                    gamma[(c * d + j) * l + b] = psiInverse[j] * sum / s[b].squareRoot()
                 }
             }
         }
-        return PrecisionParameters(shape: shape, weights: weights, means: means,
-                                   precisionDiagonal: diagonal, precisionLoadings: gamma)
+        return (diagonal, gamma, eigenvalues)
     }
 }
 

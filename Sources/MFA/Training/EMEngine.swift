@@ -10,10 +10,4 @@ extension MixtureEngine {
         return try MixtureEngine(backend: backend, shape: shape, capacity: min(batchSize, data.rows),
                                  origin: moments.mean.map(Float.init))
     }
-
-    /// Loads `model` and reads it back canonical: Γ rotated so that M_k = diag(λ_k), and λ.
-    func loadCanonical(_ model: MixtureModel) throws -> (canonical: PrecisionParameters, eigenvalues: [Float]) {
-        try load(try model.precisionParameters())
-        return (try precisionParameters(), try readEigenvalues())
-    }
 }

@@ -83,6 +83,8 @@ public final class EMStrategy<B: Backend>: TrainingStrategy {
     // MARK: State
 
     /// The model the pass scores, and the sums gathered so far (float64, exact).
+    public var partialSums: [String] { ["statistics."] }
+
     public func save() throws -> StrategyState {
         var state = encode(model)
         state.integers = ["step": stepCount]

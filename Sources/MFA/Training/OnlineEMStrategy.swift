@@ -115,6 +115,9 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
 
     // MARK: State
 
+    /// The polishing pass's sums ("pass."); the running averages ("statistics.") are every process's alike.
+    public var partialSums: [String] { ["pass."] }
+
     public func save() throws -> StrategyState {
         var state = encode(model)
         if let statistics {

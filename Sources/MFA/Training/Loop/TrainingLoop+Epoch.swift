@@ -68,11 +68,15 @@ extension TrainingLoop {
             if stopping { control.stopAgreed(Int32(stop[0])) }
             if let save = control.save,
                stopping || control.checkpointEvery.map({ strategy.stepCount % $0 == 0 }) == true {
+                // Every process gets here together (the decision is the same everywhere): the
+                // partial sums are added up, and the saving process writes them.
+                var state = try strategy.save()
+                if reducer.processes > 1 { try state.sum(under: strategy.partialSums, reducer: reducer) }
                 try save(TrainingCheckpoint(
                     identity: run.identity, fingerprint: run.fingerprint, restart: context.restart, epoch: position.epoch,
                     batch: position.batch, loopRandomState: context.loopRandomState,
                     logLikelihoodSum: position.logLikelihoodSum, clipped: position.clipped,
-                    previousLogLikelihood: previous, state: try strategy.save(), best: run.best))
+                    previousLogLikelihood: previous, state: state, best: run.best))
             }
             if stopping {
                 throw MFAError.interrupted(control.save == nil

@@ -97,7 +97,9 @@ public struct TrainingLoop {
         var position = EpochPosition()
         var previous: Double?
         if let resume {
-            try strategy.restore(resume.state)
+            var state = resume.state
+            if reducer.rank != 0 { state.zero(under: strategy.partialSums) }  // rank 0 holds the totals
+            try strategy.restore(state)
             random = try RandomGenerator(state: resume.loopRandomState)
             for _ in 1..<resume.epoch { order.next(data, random: &random) }
             position = EpochPosition(epoch: resume.epoch, batch: resume.batch, logLikelihoodSum: resume.logLikelihoodSum,

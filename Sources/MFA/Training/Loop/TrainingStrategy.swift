@@ -35,6 +35,11 @@ public protocol TrainingStrategy: AnyObject {
     /// dead components. Returns how many components were re-seeded.
     func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int
 
+    /// The prefixes of the state's entries that hold sums this process gathered over its share of
+    /// the batches so far (EM's pass in progress): a checkpoint holds their totals over every
+    /// process, and on resume one process takes them, the others start from zero.
+    var partialSums: [String] { get }
+
     /// The whole state, exactly (θ, moments, statistics gathered so far, step count).
     func save() throws -> StrategyState
     func restore(_ state: StrategyState) throws
@@ -45,6 +50,10 @@ public protocol TrainingStrategy: AnyObject {
     /// A finished restart's model as checkpoint tensors, and back.
     func encode(_ result: Result) -> StrategyState
     func decode(_ state: StrategyState) throws -> Result
+}
+
+extension TrainingStrategy {
+    public var partialSums: [String] { [] }
 }
 
 /// A strategy's state as named arrays, for checkpoints and roll-back snapshots: float32 arrays
@@ -73,6 +82,36 @@ public struct StrategyState: Sendable, Equatable {
     public func integer(_ name: String) throws -> Int {
         guard let value = integers[name] else { throw MFAError.invalidArgument("the saved state has no '\(name)'") }
         return value
+    }
+
+    /// The names of the float64 and integer entries under any of `prefixes`, sorted.
+    func names(under prefixes: [String]) -> (doubles: [String], integers: [String]) {
+        let under = { (name: String) in prefixes.contains { name.hasPrefix($0) } }
+        return (doubles.keys.filter(under).sorted(), integers.keys.filter(under).sorted())
+    }
+
+    /// Those entries added up across processes (every process calls this).
+    mutating func sum(under prefixes: [String], reducer: any Reducer) throws {
+        let (real, whole) = names(under: prefixes)
+        var values = real.flatMap { doubles[$0]! } + whole.map { Double(integers[$0]!) }
+        try reducer.sum(&values)
+        var offset = 0
+        for name in real {
+            let count = doubles[name]!.count
+            doubles[name] = Array(values[offset..<(offset + count)])
+            offset += count
+        }
+        for name in whole {
+            integers[name] = Int(values[offset])
+            offset += 1
+        }
+    }
+
+    /// Those entries set to zero (a process that does not take a checkpoint's totals).
+    mutating func zero(under prefixes: [String]) {
+        let (real, whole) = names(under: prefixes)
+        for name in real { doubles[name] = [Double](repeating: 0, count: doubles[name]!.count) }
+        for name in whole { integers[name] = 0 }
     }
 }
 
