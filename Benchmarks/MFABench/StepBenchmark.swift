@@ -44,7 +44,7 @@ public enum StepBenchmark {
         let mixture = try MixtureShape(components: shape.components, dimension: shape.dimension, latent: shape.latent)
         let start = try Initialiser.initialise(data, shape: mixture, options: options, backend: timed, random: &random)
         let strategy: any TrainingStrategy = algorithm == .sgd
-            ? try SGDStrategy(backend: timed, start: start, data: data, options: options, totalSteps: 1_000_000)
+            ? try SGDStrategy(backend: timed, start: try start.precisionParameters(), data: data, options: options, totalSteps: 1_000_000)
             : try OnlineEMStrategy(backend: timed, start: try start.covarianceModel(), data: data, options: options)
         var next = 0
         func step() throws {

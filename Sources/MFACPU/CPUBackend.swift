@@ -48,6 +48,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public var threads: Int { CPUThreads.count }
 
     public let precision: CPUPrecision
+    public var keepsDoubles: Bool { precision == .double }
 
     public init(precision: CPUPrecision = .single) {
         self.precision = precision

@@ -89,7 +89,7 @@ extension CPUBackend {
                                                 _ shape: MixtureShape) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
-        let weights = softmax(layout.logits.map { Float(theta[$0]) })
+        let weights = softmax(layout.logits.map { theta[$0] })
         let logTwoPi = Foundation.log(2 * Double.pi)
         try forEachChunk(of: k) { range in
             var inverseE = [T](repeating: 0, count: d)

@@ -15,6 +15,8 @@ public protocol Backend: AnyObject {
     /// The values as float64, as exact as the buffer holds them (a float64 backend's sums).
     func readDoubles(_ buffer: Buffer, offset: Int, into values: UnsafeMutableBufferPointer<Double>) throws
     func writeDoubles(_ values: UnsafeBufferPointer<Double>, to buffer: Buffer, offset: Int) throws
+    /// Whether buffers hold float64 (then the engine hands over float64 data and parameters).
+    var keepsDoubles: Bool { get }
 
     /// C ← α·op(A)·op(B) + β·C on sub-matrices of the buffers (row-major, like cblas_sgemm).
     func gemm(_ product: MatrixProduct, a: Buffer, b: Buffer, c: Buffer) throws
@@ -67,6 +69,8 @@ public protocol Backend: AnyObject {
 }
 
 extension Backend {
+    public var keepsDoubles: Bool { false }
+
     /// A float32 backend's values, widened.
     public func readDoubles(_ buffer: Buffer, offset: Int, into values: UnsafeMutableBufferPointer<Double>) throws {
         var single = [Float](repeating: 0, count: values.count)

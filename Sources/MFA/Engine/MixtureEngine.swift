@@ -184,6 +184,17 @@ public final class MixtureEngine<B: Backend> {
             }
         }
         rows = indices.count
+        if backend.keepsDoubles {
+            // Standardised in float64 from the raw rows: float32 would round x' before the passes.
+            var wide = [Double](repeating: 0, count: rows * d)
+            var row = [Float](repeating: 0, count: d)
+            for (n, index) in indices.enumerated() {
+                try row.withUnsafeMutableBufferPointer { try data.copyRow(index, into: $0.baseAddress!) }
+                for j in 0..<d { wide[n * d + j] = (Double(row[j]) - Double(origin[j])) / Double(scale) }
+            }
+            try wide.withUnsafeBufferPointer { try backend.writeDoubles($0, to: batch, offset: 0) }
+            return
+        }
         try staging.withUnsafeBufferPointer {
             try backend.write(UnsafeBufferPointer(rebasing: $0[0..<(rows * d)]), to: batch, offset: 0)
         }
@@ -321,7 +332,7 @@ struct GradientBuffers<B: Backend> {
 }
 
 /// softmax in float64.
-public func softmax(_ logits: [Float]) -> [Double] {
+public func softmax<T: BinaryFloatingPoint>(_ logits: [T]) -> [Double] {
     let top = Double(logits.max() ?? 0)
     let exps = logits.map { Foundation.exp(Double($0) - top) }
     let total = exps.reduce(0, +)

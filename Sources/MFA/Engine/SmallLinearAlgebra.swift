@@ -77,14 +77,12 @@ extension SmallLinearAlgebra {
 
 extension SmallLinearAlgebra {
     /// X = A⁻¹ B for a symmetric positive-definite n×n A and an n×m B (row-major), by Cholesky.
-    /// A matrix that round-off left slightly indefinite gets the smallest ridge ε·tr(A)/n,
-    /// ε = 10⁻¹², 10⁻¹⁰, …, that makes it definite; the second result says whether one was needed.
+    /// A matrix that round-off left slightly indefinite is projected onto the definite ones: its
+    /// eigenvalues raised to at least 10⁻¹²·tr(A)/n; the second result says whether that was
+    /// needed. nil only for non-finite entries.
     static func solvePositiveDefinite(_ a: [Double], _ b: [Double], order n: Int, columns m: Int) -> (solution: [Double], regularised: Bool)? {
-        let scale = max((0..<n).reduce(0.0) { $0 + abs(a[$1 * n + $1]) } / Double(max(n, 1)), .leastNormalMagnitude)
-        for (attempt, epsilon) in [0, 1e-12, 1e-10, 1e-8, 1e-6].enumerated() {
-            var ridged = a
-            for i in 0..<n { ridged[i * n + i] += epsilon * scale }
-            guard let lower = cholesky(ridged, order: n) else { continue }
+        guard a.allSatisfy(\.isFinite), b.allSatisfy(\.isFinite) else { return nil }
+        if let lower = cholesky(a, order: n) {
             var x = [Double](repeating: 0, count: n * m)
             for column in 0..<m {
                 var y = (0..<n).map { b[$0 * m + column] }
@@ -92,8 +90,21 @@ extension SmallLinearAlgebra {
                 solveLowerTransposed(lower, &y, order: n)
                 for i in 0..<n { x[i * m + column] = y[i] }
             }
-            return (x, attempt > 0)
+            return (x, false)
         }
-        return nil
+        let scale = max((0..<n).reduce(0.0) { $0 + abs(a[$1 * n + $1]) } / Double(max(n, 1)), .leastNormalMagnitude)
+        guard let (values, vectors) = try? symmetricEigen(a, order: n) else { return nil }
+        let inverse = values.map { 1 / max($0, 1e-12 * scale) }
+        // x = V diag(1/λ) Vᵀ b
+        var x = [Double](repeating: 0, count: n * m)
+        for column in 0..<m {
+            for p in 0..<n {
+                var projected = 0.0
+                for q in 0..<n { projected += vectors[q * n + p] * b[q * m + column] }
+                projected *= inverse[p]
+                for q in 0..<n { x[q * m + column] += vectors[q * n + p] * projected }
+            }
+        }
+        return (x, true)
     }
 }

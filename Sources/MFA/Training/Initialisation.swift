@@ -6,7 +6,7 @@ public enum Initialiser {
     /// `moments` are `data.columnMoments()`, when the caller has them already (one pass fewer).
     public static func initialise<B: Backend, S: SampleSource>(_ data: S, shape: MixtureShape, options: TrainingOptions,
                                               backend: B, moments: ColumnMoments? = nil,
-                                              random: inout RandomGenerator) throws -> PrecisionParameters {
+                                              random: inout RandomGenerator) throws -> StartingModel {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let means: [Float]
         switch options.initialisation {
@@ -16,8 +16,8 @@ public enum Initialiser {
             means = try kmeans(data, components: k, options: options, backend: backend, random: &random).centres
         case .kmeansPCA:
             let (centres, sample) = try kmeans(data, components: k, options: options, backend: backend, random: &random)
-            return try ClusterPCA(sample: sample, centres: centres, latent: l, minVariance: options.minVariance,
-                                  noise: options.noise).model(random: &random).precisionParameters()
+            return .covariance(try ClusterPCA(sample: sample, centres: centres, latent: l, minVariance: options.minVariance,
+                                              noise: options.noise).model(random: &random))
         }
         let variance = try (moments ?? data.columnMoments()).variance
         var e = variance.map { 1 / ($0 + options.minVariance) }
@@ -28,8 +28,8 @@ public enum Initialiser {
         // E[ΓᵀE⁻¹Γ] = σ² Σ_j 1/e_j · I: choose σ so that M ≈ 0.99 I.
         let sigma = (0.01 / e.reduce(0) { $0 + 1 / $1 }).squareRoot()
         let gamma = (0..<(k * d * l)).map { _ in Float(sigma * random.normal()) }
-        return PrecisionParameters(shape: shape, weights: [Float](repeating: 1 / Float(k), count: k), means: means,
-                                   precisionDiagonal: diagonal, precisionLoadings: gamma)
+        return .precision(PrecisionParameters(shape: shape, weights: [Float](repeating: 1 / Float(k), count: k), means: means,
+                                              precisionDiagonal: diagonal, precisionLoadings: gamma))
     }
 
     /// What every trainer does first: checks the options and sizes, then starts from `from` (a warm
@@ -37,7 +37,7 @@ public enum Initialiser {
     static func start<B: Backend, S: SampleSource>(_ data: S, components: Int, latent: Int, validation: (any SampleSource)?,
                                                    from: MixtureModel?,
                                   options: TrainingOptions, backend: B, moments: ColumnMoments? = nil,
-                                  random: inout RandomGenerator) throws -> PrecisionParameters {
+                                  random: inout RandomGenerator) throws -> StartingModel {
         try options.validate()
         let shape = try MixtureShape(components: components, dimension: data.columns, latent: latent)
         try checkSizes(data, components: components, validation: validation)
@@ -45,7 +45,7 @@ public enum Initialiser {
         guard from.shape == shape else {
             throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
         }
-        return try from.precisionParameters()
+        return .covariance(from)
     }
 
     /// Enough samples for the components (of layer 1, for a DGMM), and validation data of the same d.
@@ -126,3 +126,25 @@ public enum Initialiser {
 }
 
 @inline(__always) func _cosine(_ x: Float) -> Float { Foundation.cos(x) }
+
+/// A trainer's start, in the form it was made in: a round trip through the other form would cost
+/// the covariance form's float64 λ (a kmeans-pca start or a `--from` model with signal-to-noise
+/// ratios beyond ~10⁶ would come back with M_k not positive definite).
+public enum StartingModel {
+    case covariance(MixtureModel)
+    case precision(PrecisionParameters)
+
+    public func covarianceModel() throws -> MixtureModel {
+        switch self {
+        case .covariance(let model): model
+        case .precision(let model): try model.covarianceModel()
+        }
+    }
+
+    public func precisionParameters() throws -> PrecisionParameters {
+        switch self {
+        case .covariance(let model): try model.precisionParameters()
+        case .precision(let model): model
+        }
+    }
+}

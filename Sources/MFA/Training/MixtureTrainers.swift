@@ -27,7 +27,7 @@ public struct SGDTrainer<B: Backend> {
         return try MixtureRun(backend: backend, options: options, algorithm: "sgd", epochs: options.epochs, tolerance: options.tolerance)
             .run(data, components: components, latent: latent, validation: validation, from: from, control: control,
                  progress: progress, failed: failed) { start, moments in
-                var start = start
+                var start = try start.precisionParameters()
                 if options.emIterationsBeforeSGD > 0, from == nil {
                     // `em:N` initialisation: a few EM iterations put SGD in EM's basin.
                     let em = try EMStrategy(backend: backend, start: try start.covarianceModel(), data: data,
@@ -113,7 +113,7 @@ struct MixtureRun<B: Backend> {
     func run<S: SampleSource, T: TrainingStrategy>(
         _ data: S, components: Int, latent: Int, validation: (any SampleSource)?, from: MixtureModel?,
         control: TrainingControl, progress: (EpochReport) -> Void, failed: (Int, MFAError) -> Void,
-        strategy: (PrecisionParameters, ColumnMoments) throws -> T
+        strategy: (StartingModel, ColumnMoments) throws -> T
     ) throws -> TrainingOutcome<T.Result> {
         try options.validate()
         if from != nil, options.restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: restarts must be 1") }
