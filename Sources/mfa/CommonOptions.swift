@@ -163,6 +163,6 @@ func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on bac
 
 /// What a failed float32 check says (`PrecisionCheck`).
 func precisionWarning(_ check: PrecisionCheck) -> String {
-    String(format: "warning: float32 is not precise enough for this model on this data: on %d sampled rows its log-likelihoods differ from float64 by up to %.3g nats (mean %.3g); components far from the data's centre relative to their spread, or signal-to-noise ratios near 10⁶, do this (README: data with a wide numerical range)",
+    String(format: "warning: the backend's arithmetic is not precise enough for this model on this data: on %d sampled rows its log-likelihoods differ from float64 on the host by up to %.3g nats (mean %.3g); components far from the data's centre relative to their spread, or signal-to-noise ratios beyond 10⁵, do this: train and score with --precision float64 (README: data with a wide numerical range)",
            check.rows, check.maximum, check.mean)
 }

@@ -60,7 +60,7 @@ struct Select: ParsableCommand {
         let validationSet = try validation.map { try loadData($0, dimension: x.columns, csv: csv.options()).samples }
         let backend = try training.backendOptions.make()
         let (rows, best) = try select(x, grid: grid, validation: validationSet, on: backend)
-        var record = training.record(data: data)
+        var record = training.record(data: data, rows: x.rows)
         record.extra["selection.criterion"] = criterion.rawValue
         try Launch.leaderWrites { try ModelFile.write(rows[best].model, metadata: record.metadata, to: out) }
         if Launch.leads { try warnIfImprecise(rows[best].model, x, on: backend) }

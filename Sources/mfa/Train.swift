@@ -85,7 +85,7 @@ struct Train: ParsableCommand {
                 throw MFAError.interrupted(message)
             }
         }
-        var record = training.record(data: data)
+        var record = training.record(data: data, rows: x.rows)
         record.seconds = last?.elapsedSeconds
         record.from = from
         record.validationLogLikelihood = last?.validationLogLikelihood

@@ -41,7 +41,7 @@ struct OptimiserArguments: ParsableArguments {
     @Option(help: "Stop when the mean training log-likelihood per sample changes by less than this between epochs (default: 1e-3 for EM; gradient methods run every epoch).")
     var tolerance: Double?
 
-    @Option(name: .customLong("batch-size"), help: "Samples per mini-batch (default 256; online-em: 5000; EM: per batch of its statistics).")
+    @Option(name: .customLong("batch-size"), help: "Samples per mini-batch (default 256; online-em: 5000, or a tenth of the data when smaller, at least 500; EM: per batch of its statistics).")
     var batchSizeOption: Int?
 
     var batchSize: Int { batchSizeOption ?? 256 }
@@ -133,9 +133,19 @@ struct TrainingArguments: ParsableArguments {
         return options
     }
 
+    /// The options for data of `rows` samples: online EM's default batch is 5,000 rows, or a
+    /// tenth of the data when that is smaller (at least 500), so that an epoch takes ten steps or
+    /// more (on 6,000 rows at signal-to-noise 10⁸, 14 epochs of 5,000-row batches ended 16 nats
+    /// short of the truth, of 600-row batches within 0.2).
+    func options(rows: Int) -> TrainingOptions {
+        var options = self.options
+        if algorithm == .onlineEM, optimiser.batchSizeOption == nil { options.batchSize = min(5000, max(500, rows / 10)) }
+        return options
+    }
+
     /// How the model was trained, for its file.
-    func record(data: String) -> TrainingRecord {
-        TrainingRecord(algorithm: algorithm.rawValue, options: options, backend: backendOptions.backend.rawValue, data: data)
+    func record(data: String, rows: Int) -> TrainingRecord {
+        TrainingRecord(algorithm: algorithm.rawValue, options: options(rows: rows), backend: backendOptions.backend.rawValue, data: data)
     }
 
     func validate() throws {
@@ -167,6 +177,7 @@ struct TrainingArguments: ParsableArguments {
                control: TrainingControl = TrainingControl(), on backend: some Backend,
                progress: (EpochReport) -> Void) throws -> (model: MixtureModel, best: FinishedRestart) {
         let failed = { (restart: Int, error: MFAError) in printError("restart \(restart + 1) failed: \(error)") }
+        let options = self.options(rows: x.rows)
         let (model, best): (MixtureModel, FinishedRestart)
         switch algorithm {
         case .sgd:

@@ -145,12 +145,12 @@ import Testing
         try ModelFile.write(model, metadata: [:], to: workspace["truth.safetensors"])
         let scored = try Tool.run(["score", workspace["truth.safetensors"], workspace["data.npy"], "--out", workspace["scores.npy"],
                                    "--backend", "cpu"])
-        #expect(scored.status == 0 && scored.stderr.contains("float32 is not precise enough"), "\(scored.stderr)")
+        #expect(scored.status == 0 && scored.stderr.contains("not precise enough"), "\(scored.stderr)")
         let expected = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<400))
         let written = try Numpy.read(path: workspace["scores.npy"]).values
         #expect(written.count == 400 && zip(written, expected).allSatisfy { abs(Double($0) - $1) < 1e-4 * max(1, abs($1)) }, "the scores are float32 (read back as float32)")
         let trained = try Tool.run(["train", workspace["data.npy"], "-c", "2", "-l", "1", "--epochs", "3", "--backend", "cpu",
                                     "-o", workspace["model.safetensors"]])
-        #expect(trained.status == 0 && trained.stderr.contains("float32 is not precise enough"), "\(trained.stderr)")
+        #expect(trained.status == 0 && trained.stderr.contains("not precise enough"), "\(trained.stderr)")
     }
 }
