@@ -134,6 +134,16 @@ enum Fixtures {
         return try! MixtureModel(shape: shape, weights: weights, means: means, loadings: loadings, noiseVariances: noise)
     }
 
+    /// K = 3, l = 2, d = 10, 6,000 rows from `MFASimulation`: column scales in [1, 10⁴], offsets
+    /// in [−1000, 1000] (what `mfa simulate mfa --column-scale 1e4 --offset 1000` draws).
+    static func wideRange(signalToNoise: Double) throws -> (truth: MixtureModel, data: Matrix) {
+        var random = RandomGenerator(seed: 1)
+        let truth = try MFASimulation.model(try MixtureShape(components: 3, dimension: 10, latent: 2),
+                                            settings: .init(signalToNoise: signalToNoise, columnScale: 1e4, offset: 1000),
+                                            random: &random)
+        return (truth, truth.sample(count: 6000, random: &random).samples)
+    }
+
     static func data(rows: Int, columns: Int, seed: UInt64, scale: Double = 2) -> Matrix {
         var random = RandomGenerator(seed: seed)
         return try! Matrix(rows: rows, columns: columns, values: (0..<(rows * columns)).map { _ in Float(scale * random.normal()) })

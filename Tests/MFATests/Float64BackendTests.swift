@@ -8,12 +8,7 @@ import Testing
 @Suite struct Float64BackendTests {
     let shape = try! MixtureShape(components: 3, dimension: 10, latent: 2)
 
-    func draw(signalToNoise: Double) throws -> (truth: MixtureModel, data: Matrix) {
-        var random = RandomGenerator(seed: 1)
-        let truth = try MFASimulation.model(shape, settings: .init(signalToNoise: signalToNoise, columnScale: 1e4, offset: 1000),
-                                            random: &random)
-        return (truth, truth.sample(count: 6000, random: &random).samples)
-    }
+    func draw(signalToNoise: Double) throws -> (truth: MixtureModel, data: Matrix) { try Fixtures.wideRange(signalToNoise: signalToNoise) }
 
     @Test("On ordinary data float64 and float32 agree (log-densities, gradients: the generic kernels), and float64 equals dense algebra")
     func precisionsAgree() throws {

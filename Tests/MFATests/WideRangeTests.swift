@@ -6,13 +6,7 @@ import Testing
 /// Data drawn another way than the other tests': columns whose scales span 10⁴, offsets in the
 /// thousands, elongated components (`MFASimulation`, as `mfa simulate mfa` draws them).
 @Suite struct WideRangeTests {
-    func draw(signalToNoise: Double) throws -> (truth: MixtureModel, data: Matrix) {
-        let shape = try MixtureShape(components: 3, dimension: 10, latent: 2)
-        var random = RandomGenerator(seed: 1)
-        let truth = try MFASimulation.model(shape, settings: .init(signalToNoise: signalToNoise, columnScale: 1e4, offset: 1000),
-                                            random: &random)
-        return (truth, truth.sample(count: 6000, random: &random).samples)
-    }
+    func draw(signalToNoise: Double) throws -> (truth: MixtureModel, data: Matrix) { try Fixtures.wideRange(signalToNoise: signalToNoise) }
 
     @Test("The simulation puts columns in their own units and keeps the asked signal-to-noise ratio")
     func simulationHasItsRange() throws {
