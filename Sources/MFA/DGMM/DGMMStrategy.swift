@@ -49,7 +49,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     }
 
     func load(_ terms: [PathTerms]) throws {
-        try engine.loadStandardised(try parameters.pathMixture(shape, terms: terms).precisionParameters())
+        _ = try engine.loadCanonical(try parameters.pathMixture(shape, terms: terms), standardised: true)
     }
 
     public func beginEpoch(_ epoch: Int) throws {}

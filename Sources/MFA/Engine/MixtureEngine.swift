@@ -67,11 +67,6 @@ public final class MixtureEngine<B: Backend> {
         try load(model, standardised: false, options: options)
     }
 
-    /// Like `load`, for a model of the standardised data x' (what θ holds): no change of units.
-    func loadStandardised(_ model: PrecisionParameters) throws {
-        try load(model, standardised: true, options: .exact)
-    }
-
     private func load(_ model: PrecisionParameters, standardised: Bool, options: ProjectionOptions) throws {
         guard model.shape == shape else {
             throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)")
@@ -84,14 +79,15 @@ public final class MixtureEngine<B: Backend> {
     /// Writes a covariance-form model into θ already canonical, in float64 where the backend
     /// keeps it: Γ from `canonicalPrecision` and λ as computed there (not recomputed from Γ, which
     /// would lose λ ≪ 1). Returns the canonical parameters and λ, in float32, for the M-steps.
-    public func loadCanonical(_ model: MixtureModel) throws -> (canonical: PrecisionParameters, eigenvalues: [Float]) {
+    /// `standardised`: the model is of the standardised data x' already (the DGMM's paths).
+    public func loadCanonical(_ model: MixtureModel, standardised: Bool = false) throws -> (canonical: PrecisionParameters, eigenvalues: [Float]) {
         guard model.shape == shape else { throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)") }
         let exact = try model.canonicalPrecision()
-        guard exact.eigenvalues.allSatisfy({ $0 > 0 && $0.isFinite }) else {
-            throw MFAError.numerical("a component's covariance is not positive definite")
+        if let bad = exact.eigenvalues.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
+            throw MFAError.numerical("component \(bad / max(shape.latent, 1)): its covariance is not finite and positive definite")
         }
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
-        let (scale, origin) = (Double(self.scale), self.origin.map(Double.init))
+        let (scale, origin) = standardised ? (1.0, [Double](repeating: 0, count: d)) : (Double(self.scale), self.origin.map(Double.init))
         var theta = [Double](repeating: 0, count: layout.count)
         for c in 0..<k {
             for j in 0..<d {
