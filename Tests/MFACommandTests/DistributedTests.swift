@@ -94,6 +94,28 @@ import Testing
         #expect(!one.isEmpty && one == two, "\(command[0...2]): -np 1 and -np 2 differ")
     }
 
+    @Test("Ranks started with different options (an MPMD launch) are refused before training; no model file")
+    func ranksMustAgree() throws {
+        let workspace = Workspace()
+        let data = try writeData(workspace)
+        let out = workspace["model.safetensors"]
+        let mpirun = try #require(Self.mpirun)
+        let common = ["train", data, "-c", "5", "-l", "2", "--epochs", "2", "--backend", "cpu", "--threads", "1", "-o", out]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mpirun)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", Tool.binary] + common + ["--seed", "1", ":",
+                             "-np", "1", Tool.binary] + common + ["--seed", "2"]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(said.contains("not started with the same options"), "\(said)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     @Test("A rank killed mid-run ends the job with a non-zero status and no model file")
     func deadRankEndsTheJob() throws {
         let workspace = Workspace()

@@ -42,6 +42,13 @@ public struct DataFingerprint: Sendable, Equatable {
 struct FNV1a {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
+    mutating func add(_ text: String) {
+        for byte in text.utf8 {
+            value ^= UInt64(byte)
+            value &*= 0x0000_0100_0000_01b3
+        }
+    }
+
     mutating func add(_ values: [Float]) {
         for x in values {
             for byte in 0..<4 {

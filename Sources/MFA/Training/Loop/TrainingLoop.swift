@@ -46,6 +46,7 @@ public struct TrainingLoop {
             throw MFAError.invalidArgument("epochs, restarts and the batch size must each be at least 1")
         }
         let fingerprint = try DataFingerprint(data)
+        try requireSameRun(identity, fingerprint)
         if let resume = control.resume {
             try resume.checkResumable(as: identity, data: fingerprint)
             control.note("resuming restart \(resume.restart + 1) at epoch \(resume.epoch), after batch \(resume.batch)")
@@ -139,6 +140,21 @@ public struct TrainingLoop {
 }
 
 extension TrainingLoop {
+    /// Every process must train the same run on the same data (an MPI launch can start ranks with
+    /// different command lines): the settings and the data's fingerprint, hashed, must agree.
+    func requireSameRun(_ identity: RunIdentity, _ fingerprint: DataFingerprint) throws {
+        guard reducer.processes > 1 else { return }
+        var hasher = FNV1a()
+        hasher.add(identity.algorithm + "|" + identity.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"))
+        hasher.add("|\(fingerprint.rows)|\(fingerprint.columns ?? 0)|\(fingerprint.hash ?? 0)|\(restarts)|\(epochs)|\(batchSize)")
+        let mine = Double(hasher.value >> 12)  // 52 bits: exact in a float64
+        var extremes = [mine, -mine]
+        try reducer.maximum(&extremes)
+        guard extremes[0] == mine, extremes[1] == -mine else {
+            throw MFAError.invalidArgument("the \(reducer.processes) processes were not started with the same options and data; every rank must run the same command")
+        }
+    }
+
     /// The strategy's mean log-likelihood per sample on `data`, each process scoring its share.
     func meanLogLikelihood<T: TrainingStrategy>(_ strategy: T, _ data: any SampleSource) throws -> Double {
         guard reducer.processes > 1 else { return try strategy.meanLogLikelihood(data) }
