@@ -146,7 +146,7 @@ func imageTile(dimension d: Int, requested: String?, stored: ImageShape?) throws
 func checkedScores(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Double] {
     let check = try PrecisionCheck(model, data: samples, backend: backend)
     guard check.passes else {
-        printError(precisionWarning(check) + "; scoring every row in float64 on the host instead")
+        printError(precisionWarning(check, float64: backend.keepsDoubles) + "; scoring every row in float64 on the host instead")
         return try PreciseLogDensity(model).logDensities(samples, rows: Array(0..<samples.rows))
     }
     return try model.engine(backend: backend).evaluate(samples).logDensity
@@ -157,12 +157,17 @@ func checkedScores(_ model: MixtureModel, _ samples: some SampleSource, on backe
 @discardableResult
 func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> Bool {
     let check = try PrecisionCheck(model, data: samples, backend: backend)
-    if !check.passes { printError(precisionWarning(check)) }
+    if !check.passes { printError(precisionWarning(check, float64: backend.keepsDoubles)) }
     return check.passes
 }
 
-/// What a failed float32 check says (`PrecisionCheck`).
-func precisionWarning(_ check: PrecisionCheck) -> String {
-    String(format: "warning: the backend's arithmetic is not precise enough for this model on this data: on %d sampled rows its log-likelihoods differ from float64 on the host by up to %.3g nats (mean %.3g); components far from the data's centre relative to their spread, or signal-to-noise ratios beyond 10⁵, do this: train and score with --precision float64 (README: data with a wide numerical range)",
-           check.rows, check.maximum, check.mean)
+/// What a failed check says (`PrecisionCheck`), for a float32 backend or a float64 one (whose
+/// precision form can still cancel at extreme ranges: the host's covariance form does not).
+func precisionWarning(_ check: PrecisionCheck, float64: Bool) -> String {
+    let measured = String(format: "on %d sampled rows its log-likelihoods differ from the exact ones (float64, covariance form, on the host) by up to %.3g nats (mean %.3g)",
+                          check.rows, check.maximum, check.mean)
+    let consequence = "the log-likelihoods printed during training, the choice among restarts and BIC rest on them"
+    return float64
+        ? "warning: even in float64 the backend's precision form loses digits for this model on this data: \(measured); \(consequence). Scores from `mfa score` and `mfa outliers` are exact (README: data with a wide numerical range)"
+        : "warning: float32 is not precise enough for this model on this data: \(measured); \(consequence). Components far from the data's centre relative to their spread, or signal-to-noise ratios beyond 10⁵, do this: train with --precision float64 (README: data with a wide numerical range)"
 }

@@ -74,7 +74,7 @@ struct Select: ParsableCommand {
             x, grid: grid.map { (components: $0.0, latent: $0.1) }, validation: validation, criterion: criterion,
             noise: training.noise,
             train: { try training.train(x, components: $0, latent: $1, validation: nil, from: nil,
-                                        control: TrainingControl(reducer: Launch.reducer), on: backend) { _ in }.model },
+                                        control: TrainingControl(note: { printError("note: \($0)") }, reducer: Launch.reducer), on: backend) { _ in }.model },
             score: { try $0.engine(backend: backend).meanLogLikelihood($1) },
             report: { row in
                 say(String(format: "| %3d | %3d | %10d | %14.1f | %14.1f | %14.1f | %13@ | %7.1f |", row.shape.components,

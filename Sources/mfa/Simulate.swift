@@ -77,6 +77,7 @@ struct SimulateMFA: ParsableCommand {
         let truth = try MFASimulation.model(shape, settings: settings, random: &random)
         let (samples, components) = truth.sample(count: count, random: &random)
         try Numpy.write(samples.values.map(Double.init), shape: [count, dimension], dtype: "<f4", to: out)
+        if let note = Standardisation.storageNote(try samples.columnMoments()) { printError("note: the samples are float32: " + note) }
         if let labels { try Numpy.write(components.map(Double.init), shape: [count], dtype: "<i8", to: labels) }
         if let model {
             try ModelFile.write(truth, metadata: ["simulation.seed": String(seed), "simulation.separation": String(separation),
@@ -162,6 +163,7 @@ struct SimulateDGMM: ParsableCommand {
         let truth = try DGMMSimulation.model(shape, separation: separation, range: range, random: &random)
         let (samples, paths) = try truth.sample(count: count, random: &random)
         try Numpy.write(samples.values.map(Double.init), shape: [count, dimension], dtype: "<f4", to: out)
+        if let note = Standardisation.storageNote(try samples.columnMoments()) { printError("note: the samples are float32: " + note) }
         if let labels { try Numpy.write(paths.map(Double.init), shape: [count], dtype: "<i8", to: labels) }
         if let layerLabels {
             try Numpy.write(paths.flatMap { shape.choices(path: $0).map(Double.init) }, shape: [count, shape.layers],

@@ -122,10 +122,12 @@ struct TrainingArguments: ParsableArguments {
         options.initialisation = self.`init`?.initialisation
             ?? [Algorithm.sgd: .random, .em: .kmeansPlusPlus, .onlineEM: .kmeansPCA][algorithm]!
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
-        options.maxIterations = maxIterations ?? optimiser.epochs ?? 100
         options.kmeansIterations = kmeansIterations ?? (algorithm == .onlineEM ? 10 : 5)
         options.kmeansSampleSize = kmeansSample ?? (algorithm == .onlineEM ? 20_000 : 10_000)
         if algorithm == .onlineEM, optimiser.epochs == nil { options.epochs = 14 }
+        // EM's name for the most epochs; for the other algorithms it follows --epochs (so that a
+        // checkpoint compares the same value however the epochs were given).
+        options.maxIterations = algorithm == .em ? maxIterations ?? optimiser.epochs ?? 100 : options.epochs
         options.onlineEMExponent = stepExponent ?? 0.5
         options.onlineEMDelay = stepDelay ?? 1
         options.noise = noise

@@ -57,6 +57,8 @@ import Testing
         ["predict", "MODEL", "DATA", "--layer", "3", "-o", "OUT"], ["ari", "PATHS", "SHORT"], ["ari", "LAYERS", "PATHS"],
         ["ari", "LAYERS", "PATHS", "--layer", "3"], ["dgmm", "train", "DATA", "-c", "2,2", "-l", "3,1", "-o", "OUT", "--from", "MODEL", "--restarts", "2"],
         ["dgmm", "train", "DATA", "-c", "2,2", "-l", "2,1", "-o", "OUT", "--from", "MODEL"], ["simulate", "dgmm", "-c", "2", "-l", "7", "-d", "6", "--count", "5", "-o", "OUT"],
+        ["dgmm", "train", "DATA", "-c", "2,2", "-l", "3,1", "-o", "OUT", "--from", "MODEL", "--init", "kmeans++"],
+        ["simulate", "dgmm", "-c", "2", "-l", "1", "-d", "6", "--count", "5", "-o", "OUT", "--offset", "5"],
     ])
     func errorsAreClear(arguments: [String]) throws {
         let workspace = Workspace()
@@ -71,6 +73,20 @@ import Testing
         #expect(outcome.status != 0)
         #expect(outcome.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "stderr: \(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: workspace["out.safetensors"]))
+    }
+
+    @Test("dgmm train --init kmeans++ seeds layer 1 from k-means on standardised columns and recovers separated paths")
+    func kmeansStart() throws {
+        let workspace = Workspace()
+        let simulated = try Tool.run(["simulate", "dgmm", "-c", "3,2", "-l", "3,1", "-d", "6", "--count", "1500", "--separation", "6",
+                                      "-o", workspace["x.npy"], "--labels", workspace["paths.npy"]])
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+        let trained = try Tool.run(["dgmm", "train", workspace["x.npy"], "-c", "3,2", "-l", "3,1", "--init", "kmeans++", "--epochs", "60",
+                                    "--restarts", "2", "--backend", "cpu", "-o", workspace["m.safetensors"]])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(try Tool.run(["predict", workspace["m.safetensors"], workspace["x.npy"], "-o", workspace["p.npy"]]).status == 0)
+        let ari = try Tool.run(["ari", workspace["p.npy"], workspace["paths.npy"]])
+        #expect((Double(ari.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").last ?? "") ?? 0) > 0.8, "\(ari.stdout)")
     }
 
     @Test("--layer is refused for an MFA; train --from refuses a DGMM and dgmm train --from an MFA")

@@ -26,6 +26,13 @@ import Testing
         }
     }
 
+    @Test("Columns 10⁴ standard deviations or more from zero get a note; ordinary ones none")
+    func storageNote() {
+        #expect(Standardisation.storageNote((mean: [1, -3, 100], variance: [1, 4, 0.5])) == nil)
+        let note = Standardisation.storageNote((mean: [1, 2e6, -5e5], variance: [1, 1, 4]))
+        #expect(note?.hasPrefix("2 columns (the worst: column 1,") == true, "\(note ?? "nil")")
+    }
+
     @Test("The check passes float32 on ordinary data and fails it on far, tight clusters")
     func checkSeesTheRange() throws {
         let ordinary = Fixtures.model(try MixtureShape(components: 3, dimension: 6, latent: 2), seed: 4)

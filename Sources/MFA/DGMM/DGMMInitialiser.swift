@@ -1,19 +1,25 @@
 import Foundation
 
 /// Random starting points for DGMM training, in standardised units (data with mean 0 and mean
-/// variance 1): layer-1 means at random samples, deeper means and all loadings standard normal
+/// variance 1): layer-1 means at random samples (or at k-means++ centres, `kmeansCentres`),
+/// deeper means and all loadings standard normal
 /// (scaled by 1/√r so each layer keeps its input's scale), noise variances at half the variance
 /// they model, equal weights. The loadings of layer 1 are then scaled so that the factors explain
 /// about half of each path's variance.
 enum DGMMInitialiser {
     static func random<S: SampleSource>(_ shape: DGMMShape, data: S, origin: [Float], scale: Float, variance: [Double],
-                                        noiseFloor: Double, random: inout RandomGenerator) throws -> [DGMMLayerParameters] {
+                                        noiseFloor: Double, centres: [Float]? = nil,
+                                        random: inout RandomGenerator) throws -> [DGMMLayerParameters] {
         let d = shape.dimension
         var layers = DGMMLayerParameters.zeros(shape)
-        let rows = Initialiser.distinctIndices(shape.components[0], from: data.rows, random: &random)
-        let samples = try data.gathering(rows: rows)
-        for g in rows.indices {
-            for j in 0..<d { layers[0].means[g * d + j] = Double((samples[g, j] - origin[j]) / scale) }
+        if let centres {
+            for p in 0..<(shape.components[0] * d) { layers[0].means[p] = Double((centres[p] - origin[p % d]) / scale) }
+        } else {
+            let rows = Initialiser.distinctIndices(shape.components[0], from: data.rows, random: &random)
+            let samples = try data.gathering(rows: rows)
+            for g in rows.indices {
+                for j in 0..<d { layers[0].means[g * d + j] = Double((samples[g, j] - origin[j]) / scale) }
+            }
         }
         for i in 0..<shape.layers {
             let (g, n, r) = (shape.components[i], shape.inputDimension(layer: i), shape.latent[i])
@@ -31,5 +37,35 @@ enum DGMMInitialiser {
         let factor = (0.5 / meanInner).squareRoot()
         layers[0].loadings = layers[0].loadings.map { $0 * factor }
         return layers
+    }
+}
+
+extension DGMMInitialiser {
+    /// Layer 1's means for `--init kmeans++`: k-means++ and Lloyd iterations (`Initialiser.kmeans`)
+    /// on the data with every column standardised, so that columns in large units do not decide
+    /// the clusters alone; the centres come back in the data's units.
+    static func kmeansCentres<B: Backend, S: SampleSource>(_ data: S, components: Int, moments: ColumnMoments,
+                                                           options: TrainingOptions, backend: B,
+                                                           random: inout RandomGenerator) throws -> [Float] {
+        let deviation = moments.variance.map { $0 > 0 ? $0.squareRoot() : 1 }
+        let whitened = WhitenedColumns(base: data, mean: moments.mean, deviation: deviation)
+        let centres = try Initialiser.kmeans(whitened, components: components, options: options, backend: backend, random: &random).centres
+        let d = data.columns
+        return centres.indices.map { Float(Double(centres[$0]) * deviation[$0 % d] + moments.mean[$0 % d]) }
+    }
+}
+
+/// A source's rows with every column centred and divided by its standard deviation.
+struct WhitenedColumns<Base: SampleSource>: SampleSource {
+    let base: Base
+    let mean: [Double]
+    let deviation: [Double]
+
+    var rows: Int { base.rows }
+    var columns: Int { base.columns }
+
+    func copyRow(_ index: Int, into target: UnsafeMutablePointer<Float>) throws {
+        try base.copyRow(index, into: target)
+        for j in 0..<columns { target[j] = Float((Double(target[j]) - mean[j]) / deviation[j]) }
     }
 }

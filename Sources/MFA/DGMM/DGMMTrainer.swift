@@ -45,6 +45,7 @@ public struct DGMMTrainer<B: Backend> {
         }
         if from != nil, options.restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: restarts must be 1") }
         let moments = try data.columnMoments()
+        if let note = Standardisation.storageNote(moments) { control.note(note) }
         let scale = Standardisation.scale(variance: moments.variance)
         let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: min(options.batchSize, data.rows),
                                        origin: moments.mean.map(Float.init), scale: Float(scale))
@@ -58,8 +59,13 @@ public struct DGMMTrainer<B: Backend> {
             let start = try from.map { model in
                 DGMMLayerParameters.of(try model.transformed(origin: engine.origin.map { -$0 / engine.scale },
                                                              scale: [Float](repeating: 1 / engine.scale, count: shape.dimension)))
-            } ?? DGMMInitialiser.random(shape, data: data, origin: engine.origin, scale: engine.scale,
-                                        variance: standardVariance, noiseFloor: options.minVariance / (scale * scale), random: &random)
+            } ?? DGMMInitialiser.random(
+                shape, data: data, origin: engine.origin, scale: engine.scale, variance: standardVariance,
+                noiseFloor: options.minVariance / (scale * scale),
+                centres: options.initialisation == .kmeansPlusPlus
+                    ? try DGMMInitialiser.kmeansCentres(data, components: shape.components[0], moments: moments, options: options,
+                                                        backend: backend, random: &random) : nil,
+                random: &random)
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,
                 logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),

@@ -119,6 +119,7 @@ struct MixtureRun<B: Backend> {
         if from != nil, options.restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: restarts must be 1") }
         // One pass for the data's moments, shared by every restart's start and strategy.
         let moments = try data.columnMoments()
+        if let note = Standardisation.storageNote(moments) { control.note(note) }
         var settings = options.settings
         settings["components"] = String(components)
         settings["latent"] = String(latent)
