@@ -136,8 +136,8 @@ enum Fixtures {
 
     /// K = 3, l = 2, d = 10, 6,000 rows from `MFASimulation`: column scales in [1, 10⁴], offsets
     /// in [−1000, 1000] (what `mfa simulate mfa --column-scale 1e4 --offset 1000` draws).
-    static func wideRange(signalToNoise: Double) throws -> (truth: MixtureModel, data: Matrix) {
-        var random = RandomGenerator(seed: 1)
+    static func wideRange(signalToNoise: Double, seed: UInt64 = 1) throws -> (truth: MixtureModel, data: Matrix) {
+        var random = RandomGenerator(seed: seed)
         let truth = try MFASimulation.model(try MixtureShape(components: 3, dimension: 10, latent: 2),
                                             settings: .init(signalToNoise: signalToNoise, columnScale: 1e4, offset: 1000),
                                             random: &random)

@@ -65,4 +65,23 @@ import Testing
         #expect(fromTruth > trueScore - 0.1, "from the truth: \(fromTruth) vs \(trueScore)")
         #expect(fromStart > trueScore - 1, "\(algorithm) from its start: \(fromStart) vs \(trueScore)")
     }
+
+    @Test("A start whose noise sits at a floor of 1e-12 trains (online EM and EM, both precisions): I + ΛᵀΨ⁻¹Λ's round-off no longer ends the run")
+    func extremeFloorTrains() throws {
+        let (_, data) = try Fixtures.wideRange(signalToNoise: 1e6, seed: 0)
+        var options = TrainingOptions()
+        options.minVariance = 1e-12
+        options.batchSize = 600
+        options.epochs = 2
+        options.initialisation = .kmeansPCA
+        for precision in [CPUPrecision.single, .double] {
+            let backend = CPUBackend(precision: precision)
+            let online = try OnlineEMTrainer(backend: backend, options: options).run(data, components: 4, latent: 2).result
+            let em = try EMTrainer(backend: backend, options: options).train(data, components: 4, latent: 2, iterations: 3).model
+            for model in [online, em] {
+                let score = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<500)).reduce(0, +)
+                #expect(score.isFinite)
+            }
+        }
+    }
 }

@@ -26,7 +26,10 @@ extension MixtureModel {
             for j in 0..<d {
                 for a in 0..<l { for b in 0..<l { inner[a * l + b] += lambda[j * l + a] * psiInverse[j] * lambda[j * l + b] } }
             }
-            let (s, v) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+            let (values, v) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+            // L = I + ΛᵀΨ⁻¹Λ has every eigenvalue ≥ 1; with entries near 10³⁰ (a noise variance
+            // at a floor of 10⁻¹²) round-off can put the smallest anywhere below that, even < 0.
+            let s = values.map { max($0, 1) }
             for b in 0..<l { eigenvalues[c * l + b] = 1 / s[b] }
             for j in 0..<d {
                 for b in 0..<l {

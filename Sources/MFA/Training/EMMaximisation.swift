@@ -29,6 +29,8 @@ struct EMMaximisation {
             let n = stats.totals[kl + c]
             guard n > 1e-10 * total else { continue }  // an empty component keeps its parameters
             next.weights[c] = Float(n / total)
+            // Fewer than l + 1 rows determine no l factors (the loadings would blow up): keep them.
+            guard n >= Double(l + 1) else { continue }
             let s1 = (0..<d).map { stats.cross[(kl + c) * d + $0] }
             let mu = s1.map { $0 / n }  // centred coordinates
             let shift = (0..<d).map { mu[$0] - (Double(canonical.means[c * d + $0]) - origin[$0]) }

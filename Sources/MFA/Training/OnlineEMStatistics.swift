@@ -120,16 +120,19 @@ struct OnlineEMStatistics: Equatable {
 
     /// The joint M-step: with z̃ = [z; 1], A = E[r z̃ z̃ᵀ] and B = E[r z̃ xᵀ], [Λ_k μ_k]ᵀ = A⁻¹B and
     /// ψ_k = (s2_k − rowsum([Λ_k μ_k] ∘ Bᵀ)) / N_k, then the noise structure's tie and the floor.
-    /// `origin` puts μ back into the data's units. A component with no weight keeps its parameters.
+    /// `origin` puts μ back into the data's units. A component with less weight than l + 1 rows of
+    /// a batch of `rows` keeps its parameters (too few rows determine no l factors: its loadings
+    /// would blow up); its weight still moves.
     /// Returns the model and how many components needed a ridge (round-off in A).
-    func maximise(current: MixtureModel, origin: [Double], minVariance: Double,
-                  noise: NoiseStructure) throws -> (model: MixtureModel, regularised: Int) {
+    func maximise(current: MixtureModel, origin: [Double], minVariance: Double, noise: NoiseStructure,
+                  rows: Int) throws -> (model: MixtureModel, regularised: Int) {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let total = weights.reduce(0, +)
         var next = current
         var unfloored = current.noiseVariances.map(Double.init)
         var regularised = 0
-        for c in 0..<k where weights[c] > 1e-10 * total {
+        let least = max(1e-10, Double(l + 1) / Double(max(rows, 1))) * total
+        for c in 0..<k where weights[c] > least {
             let n = weights[c], m = l + 1
             var a = [Double](repeating: 0, count: m * m), b = [Double](repeating: 0, count: m * d)
             for p in 0..<l {

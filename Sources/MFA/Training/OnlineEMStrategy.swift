@@ -106,7 +106,7 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         running.blend(estimate, rate: rate)
         statistics = running
         let (next, ridged) = try running.maximise(current: model, origin: engine.origin.map(Double.init),
-                                                  minVariance: options.minVariance, noise: options.noise)
+                                                  minVariance: options.minVariance, noise: options.noise, rows: batchRows)
         model = next
         regularised += ridged
         try loadModel()
