@@ -62,9 +62,7 @@ struct SimulateMFA: ParsableCommand {
         if components < 1 { throw ValidationError("--components must be at least 1") }
         if dimension < 1 || latent < 0 || latent >= dimension { throw ValidationError("need 0 ≤ --latent < --dimension") }
         if !(separation > 0) { throw ValidationError("--separation must be positive") }
-        if !(signalToNoise >= 1) { throw ValidationError("--signal-to-noise must be at least 1") }
-        if !(columnScale >= 1) { throw ValidationError("--column-scale must be at least 1") }
-        if !(offset >= 0) { throw ValidationError("--offset must not be negative") }
+        try SimulationRange.validate(signalToNoise: signalToNoise, columnScale: columnScale, offset: offset)
     }
 
     func run() throws {
@@ -146,9 +144,7 @@ struct SimulateDGMM: ParsableCommand {
         if signalToNoise == nil, columnScale != 1 || offset != 0 {
             throw ValidationError("--column-scale and --offset come with --signal-to-noise (without it the columns get the paper-like units)")
         }
-        if let signalToNoise, !(signalToNoise >= 1 && signalToNoise.isFinite) { throw ValidationError("--signal-to-noise must be at least 1") }
-        if !(columnScale >= 1 && columnScale.isFinite) { throw ValidationError("--column-scale must be at least 1") }
-        if !(offset >= 0 && offset.isFinite) { throw ValidationError("--offset must not be negative") }
+        try SimulationRange.validate(signalToNoise: signalToNoise ?? 1, columnScale: columnScale, offset: offset)
     }
 
     func run() throws {
@@ -212,5 +208,17 @@ struct ARI: ParsableCommand {
             throw ValidationError("--layer \(layer) is outside 1…\(columns), the columns of \(path)")
         }
         return stride(from: layer - 1, to: values.count, by: columns).map { values[$0] }
+    }
+}
+
+/// The range options of `simulate mfa` and `simulate dgmm`: finite, and where float32 (the
+/// samples' type) can hold them.
+enum SimulationRange {
+    static func validate(signalToNoise: Double, columnScale: Double, offset: Double) throws {
+        if !(signalToNoise >= 1 && signalToNoise <= 1e12) { throw ValidationError("--signal-to-noise must be a number in [1, 1e12] (got \(signalToNoise))") }
+        if !(columnScale >= 1 && columnScale <= 1e12) { throw ValidationError("--column-scale must be a number in [1, 1e12] (got \(columnScale))") }
+        if !(offset >= 0 && offset <= 1e12) {
+            throw ValidationError("--offset must be a number in [0, 1e12] (got \(offset)); offsets are drawn in [−offset, offset]")
+        }
     }
 }
