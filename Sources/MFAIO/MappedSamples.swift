@@ -58,6 +58,25 @@ public final class MappedSamples: SampleSource, @unchecked Sendable {
 
     deinit { munmap(mapping, length) }
 
+    /// Exact for float64 files; the others as `copyRow(_:into:)` gives them.
+    public func copyRow(_ index: Int, intoDoubles target: UnsafeMutablePointer<Double>) throws {
+        guard scalar.kind == "f", scalar.width == 8 else {
+            return try withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { row in
+                try copyRow(index, into: row.baseAddress!)
+                for j in 0..<columns { target[j] = Double(row[j]) }
+            }
+        }
+        let row = UnsafeRawPointer(mapping) + dataOffset + index * columns * 8
+        for j in 0..<columns {
+            var bits: UInt64 = 0
+            for b in 0..<8 {
+                bits |= UInt64(row.load(fromByteOffset: j * 8 + (scalar.bigEndian ? 7 - b : b), as: UInt8.self)) << (8 * UInt64(b))
+            }
+            target[j] = Double(bitPattern: bits)
+            guard target[j].isFinite else { throw MFAError.nonFiniteInput("\(path) holds \(target[j]) at row \(index), column \(j)") }
+        }
+    }
+
     public func copyRow(_ index: Int, into target: UnsafeMutablePointer<Float>) throws {
         let width = scalar.width
         let row = UnsafeRawPointer(mapping) + dataOffset + index * columns * width

@@ -129,6 +129,11 @@ public enum Numpy {
             return out
         }
 
+        /// The value as float64: exact for every kind numpy files hold here.
+        func exactValue(_ bits: UInt64) -> Double {
+            kind == "f" && width == 8 ? Double(bitPattern: bits) : Double(value(bits))
+        }
+
         func value(_ bits: UInt64) -> Float {
             switch (kind, width) {
             case ("f", 4): return Float(bitPattern: UInt32(truncatingIfNeeded: bits))

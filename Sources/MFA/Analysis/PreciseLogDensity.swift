@@ -47,13 +47,13 @@ public struct PreciseLogDensity: Sendable {
         self.constants = constants
     }
 
-    /// log p(x) for one row of d floats.
-    public func logDensity(_ x: UnsafePointer<Float>) -> Double {
+    /// log p(x) for one row of d values.
+    public func logDensity(_ x: UnsafePointer<Double>) -> Double {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         var delta = [Double](repeating: 0, count: d), m = [Double](repeating: 0, count: l)
         var terms = [Double](repeating: 0, count: k)
         for c in 0..<k {
-            for j in 0..<d { delta[j] = Double(x[j]) - means[c * d + j] }
+            for j in 0..<d { delta[j] = x[j] - means[c * d + j] }
             for p in 0..<l { m[p] = 0 }
             for j in 0..<d {
                 let v = delta[j] * inverseNoise[c * d + j], row = (c * d + j) * l
@@ -76,15 +76,18 @@ public struct PreciseLogDensity: Sendable {
         return top + Foundation.log(terms.reduce(0) { $0 + Foundation.exp($1 - top) })
     }
 
-    /// log p(x) for `rows` of `data`, on every core.
+    /// log p(x) for `rows` of `data` (read as float64: exact for float64 files), on every core.
     public func logDensities(_ data: some SampleSource, rows: [Int]) throws -> [Double] {
         let d = shape.dimension
-        let samples = try data.gathering(rows: rows)
+        var values = [Double](repeating: 0, count: rows.count * d)
+        try values.withUnsafeMutableBufferPointer { target in
+            for (n, index) in rows.enumerated() { try data.copyRow(index, intoDoubles: target.baseAddress! + n * d) }
+        }
         var out = [Double](repeating: 0, count: rows.count)
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count))
         out.withUnsafeMutableBufferPointer { target in
             let result = UnsafeSendable(target)
-            samples.values.withUnsafeBufferPointer { values in
+            values.withUnsafeBufferPointer { values in
                 let source = UnsafeSendable(values)
                 DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                     for n in (rows.count * chunk / chunks)..<(rows.count * (chunk + 1) / chunks) {

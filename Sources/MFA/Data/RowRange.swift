@@ -17,6 +17,10 @@ public struct RowRange: SampleSource {
         try base.copyRow(range.lowerBound + index, into: target)
     }
 
+    public func copyRow(_ index: Int, intoDoubles target: UnsafeMutablePointer<Double>) throws {
+        try base.copyRow(range.lowerBound + index, intoDoubles: target)
+    }
+
     public func release(_ rows: Range<Int>) {
         base.release((range.lowerBound + rows.lowerBound)..<(range.lowerBound + rows.upperBound))
     }

@@ -10,6 +10,9 @@ public protocol SampleSource {
     var blockRows: Int? { get }
     /// The rows in `range` will not be read again soon (a mapped source drops their pages).
     func release(_ range: Range<Int>)
+    /// Row `index` as float64: exact for a source that holds float64 (a float64 `.npy`), the
+    /// float32 row widened otherwise. The float64 engine (`Backend.keepsDoubles`) reads this.
+    func copyRow(_ index: Int, intoDoubles target: UnsafeMutablePointer<Double>) throws
 }
 
 /// Per-column mean and (population) variance, in float64.
@@ -18,6 +21,13 @@ public typealias ColumnMoments = (mean: [Double], variance: [Double])
 extension SampleSource {
     public var blockRows: Int? { nil }
     public func release(_ range: Range<Int>) {}
+
+    public func copyRow(_ index: Int, intoDoubles target: UnsafeMutablePointer<Double>) throws {
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { row in
+            try copyRow(index, into: row.baseAddress!)
+            for c in 0..<columns { target[c] = Double(row[c]) }
+        }
+    }
 
     /// The rows at `indices`, in memory.
     public func gathering(rows indices: [Int]) throws -> Matrix {
@@ -28,17 +38,19 @@ extension SampleSource {
         return Matrix(unchecked: indices.count, columns, values)
     }
 
-    /// Per-column mean and (population) variance in float64, in one streaming pass.
+    /// Per-column mean and (population) variance in float64, in one streaming pass, on the values
+    /// shifted by the first row (so that a column far from zero keeps its variance's digits).
     public func columnMoments() throws -> ColumnMoments {
         var mean = [Double](repeating: 0, count: columns), square = mean
-        var row = [Float](repeating: 0, count: columns)
+        var row = [Double](repeating: 0, count: columns), shift = row
+        if rows > 0 { try shift.withUnsafeMutableBufferPointer { try copyRow(0, intoDoubles: $0.baseAddress!) } }
         let chunk = blockRows ?? rows
         for start in stride(from: 0, to: rows, by: max(chunk, 1)) {
             let end = min(start + max(chunk, 1), rows)
             for index in start..<end {
-                try row.withUnsafeMutableBufferPointer { try copyRow(index, into: $0.baseAddress!) }
+                try row.withUnsafeMutableBufferPointer { try copyRow(index, intoDoubles: $0.baseAddress!) }
                 for c in 0..<columns {
-                    let x = Double(row[c])
+                    let x = row[c] - shift[c]
                     mean[c] += x
                     square[c] += x * x
                 }
@@ -49,6 +61,7 @@ extension SampleSource {
         for c in 0..<columns {
             mean[c] /= n
             square[c] = max(square[c] / n - mean[c] * mean[c], 0)
+            mean[c] += shift[c]
         }
         return (mean, square)
     }

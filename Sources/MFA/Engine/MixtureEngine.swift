@@ -183,10 +183,12 @@ public final class MixtureEngine<B: Backend> {
         if backend.keepsDoubles {
             // Standardised in float64 from the raw rows: float32 would round x' before the passes.
             var wide = [Double](repeating: 0, count: rows * d)
-            var row = [Float](repeating: 0, count: d)
-            for (n, index) in indices.enumerated() {
-                try row.withUnsafeMutableBufferPointer { try data.copyRow(index, into: $0.baseAddress!) }
-                for j in 0..<d { wide[n * d + j] = (Double(row[j]) - Double(origin[j])) / Double(scale) }
+            try wide.withUnsafeMutableBufferPointer { target in
+                for (n, index) in indices.enumerated() {
+                    let row = target.baseAddress! + n * d
+                    try data.copyRow(index, intoDoubles: row)
+                    for j in 0..<d { row[j] = (row[j] - Double(origin[j])) / Double(scale) }
+                }
             }
             try wide.withUnsafeBufferPointer { try backend.writeDoubles($0, to: batch, offset: 0) }
             return

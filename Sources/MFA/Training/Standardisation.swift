@@ -20,10 +20,10 @@ public enum Standardisation {
             noise: options.noise)
     }
 
-    /// What float32 storage costs columns that sit far from zero relative to their spread: every
-    /// sample is held in float32 (7 digits; float64 files are read as float32), so a column whose
-    /// mean is 10⁴ times its standard deviation keeps about 3 digits of its variation, and a
-    /// float64 engine cannot restore them. One line for the worst columns, or nil.
+    /// What float32 storage costs columns that sit far from zero relative to their spread: samples
+    /// (outside the float64 engine's reads of float64 files) and models are float32 (7 digits), so
+    /// a column whose mean is 10⁴ times its standard deviation keeps about 3 digits of its
+    /// variation there. One line for the worst columns, or nil.
     public static func storageNote(_ moments: ColumnMoments) -> String? {
         let ratios = zip(moments.mean, moments.variance).map { mean, variance in
             variance > 0 ? abs(mean) / variance.squareRoot() : 0
@@ -31,7 +31,7 @@ public enum Standardisation {
         let far = ratios.indices.filter { ratios[$0] > 1e4 }.sorted { ratios[$0] > ratios[$1] }
         guard let worst = far.first else { return nil }
         let digits = max(0, 7 - Foundation.log10(ratios[worst]))
-        return String(format: "%d column%@ (the worst: column %d, mean %.4g, standard deviation %.3g) sit%@ more than 10⁴ standard deviations from zero: in float32, in which samples are held, %@ variation keeps about %.0f digit%@. Subtract the column means from the data before training.",
+        return String(format: "%d column%@ (the worst: column %d, mean %.4g, standard deviation %.3g) sit%@ more than 10⁴ standard deviations from zero: in float32, in which samples (but float64 .npy files under --precision float64) and models are held, %@ variation keeps about %.0f digit%@. Subtract the column means from the data before training.",
                       far.count, far.count == 1 ? "" : "s", worst, moments.mean[worst], moments.variance[worst].squareRoot(),
                       far.count == 1 ? "s" : "", far.count == 1 ? "its" : "their", digits, digits.rounded() == 1 ? "" : "s")
     }
