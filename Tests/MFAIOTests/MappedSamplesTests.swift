@@ -24,6 +24,25 @@ import Testing
         #expect(try mapped.gathering(rows: [36, 0]) == loaded.gathering(rows: [36, 0]))
     }
 
+    @Test("A float64 .npy reads exactly as float64 (1e8 + 0.1 keeps its 0.1), and the column moments keep a far column's variance")
+    func float64RowsAreExact() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/x.npy"
+        var values = [Double]()
+        for n in 0..<200 {
+            let far: Double = n % 2 == 0 ? 1e8 - 0.1 : 1e8 + 0.1
+            values += [far, Double(n)]
+        }
+        try Numpy.write(values, shape: [200, 2], dtype: "<f8", to: path)
+        let mapped = try MappedSamples(path: path)
+        var row = [Double](repeating: 0, count: 2)
+        try row.withUnsafeMutableBufferPointer { try mapped.copyRow(1, intoDoubles: $0.baseAddress!) }
+        #expect(row == [1e8 + 0.1, 1])
+        let moments = try mapped.columnMoments()
+        #expect(abs(moments.variance[0] - 0.01) < 1e-6, "variance \(moments.variance[0])")
+        #expect(abs(moments.mean[0] - 1e8) < 1e-6)
+    }
+
     @Test("An uncompressed IDX file is mapped too, and reads as the in-memory reader does")
     func mappedIDX() throws {
         let directory = TemporaryDirectory()
