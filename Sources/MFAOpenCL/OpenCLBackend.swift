@@ -23,9 +23,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     var scratch: [String: OpenCLBuffer] = [:]
     let ledger: MemoryLedger
 
+    /// Whether the kernels came from `ProgramCache` rather than a compilation of the source.
+    public let programFromCache: Bool
+
     /// Opens `device` (nil: the first GPU, else the first device) and builds the kernels from
-    /// `source`; a kernel that does not build throws with the compiler's log.
-    public init(device index: Int? = nil, source: String = KernelSources.mfa) throws {
+    /// `source`, or loads them from `cache` (nil: always compile); a kernel that does not build
+    /// throws with the compiler's log.
+    public init(device index: Int? = nil, source: String = KernelSources.mfa, cache: ProgramCache? = .standard) throws {
         device = try OpenCLDevices.select(index)
         ledger = MemoryLedger(capacity: device.globalMemory)
         var status: cl_int = 0
@@ -40,7 +44,18 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         self.queue = queue
         do {
-            let built = try Self.build(source, context: context, device: device)
+            let options = "-DMAX_LATENT=\(Self.maxLatent)"
+            let opened = device
+            var loaded: cl_program?
+            var cachePath: String?
+            if let cache {
+                let path = cache.path(device: opened, options: options, source: source)
+                loaded = cache.load(path, context: context, device: opened, options: options)
+                cachePath = path
+            }
+            let built = try loaded ?? Self.build(source, options: options, context: context, device: opened)
+            if loaded == nil, let cache, let cachePath { cache.store(built, at: cachePath) }
+            programFromCache = loaded != nil
             program = built
             var made = [Kernel: cl_kernel]()
             do {
@@ -75,7 +90,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         clReleaseContext(context)
     }
 
-    static func build(_ source: String, context: cl_context, device: OpenCLDevice) throws -> cl_program {
+    static func build(_ source: String, options: String, context: cl_context, device: OpenCLDevice) throws -> cl_program {
         var status: cl_int = 0
         let program: cl_program? = source.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
@@ -84,7 +99,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         guard let program, status == CL_SUCCESS else { throw MFAError.device("cannot create the kernel program (error \(status))") }
         var id: cl_device_id? = device.id
-        let built = clBuildProgram(program, 1, &id, "-DMAX_LATENT=\(maxLatent)", nil, nil)
+        let built = clBuildProgram(program, 1, &id, options, nil, nil)
         guard built == CL_SUCCESS else {
             var size = 0
             clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size)

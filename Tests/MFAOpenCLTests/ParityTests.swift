@@ -5,8 +5,9 @@ import MFAOpenCL
 import Testing
 
 /// One OpenCL backend for the whole suite: the program and CLBlast's kernels compile once, and
-/// the suite runs serialized because a cl_kernel's arguments are not thread-safe.
-let device = Result { try OpenCLBackend() }
+/// the suite runs serialized because a cl_kernel's arguments are not thread-safe. It compiles
+/// from source (no program cache): the kernel tests check what the compiler made of mfa.cl.
+let device = Result { try OpenCLBackend(cache: nil) }
 
 func randomModel(_ shape: MixtureShape, seed: UInt64) throws -> MixtureModel {
     var random = RandomGenerator(seed: seed)
@@ -203,3 +204,27 @@ extension OpenCL { @Suite struct ErrorTests {
         #expect(throws: MFAError.self) { _ = try OpenCLBackend(device: 999) }
     }
 } }
+
+@Suite struct ProgramCacheTests {
+    @Test("A program cached on disk loads instead of compiling and computes the same; a corrupt cache file is rebuilt")
+    func programCache() throws {
+        let directory = NSTemporaryDirectory() + "mfa-program-cache-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cache = ProgramCache(directory: directory)
+        let model = try randomModel(try MixtureShape(components: 3, dimension: 8, latent: 2), seed: 5)
+        let data = try randomData(rows: 64, columns: 8, seed: 6)
+        func scores(_ backend: OpenCLBackend) throws -> [Double] { try model.engine(backend: backend, batchSize: 64).evaluate(data).logDensity }
+        let compiled = try OpenCLBackend(cache: cache)
+        #expect(!compiled.programFromCache)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        try #require(files.count == 1 && files[0].hasSuffix(".clbin"), "\(files)")
+        let loaded = try OpenCLBackend(cache: cache)
+        #expect(loaded.programFromCache)
+        #expect(try scores(compiled) == scores(loaded))
+        try Data("not a program".utf8).write(to: URL(fileURLWithPath: directory + "/" + files[0]))
+        let rebuilt = try OpenCLBackend(cache: cache)
+        #expect(!rebuilt.programFromCache)
+        #expect(try OpenCLBackend(cache: cache).programFromCache, "the rebuilt program was written back")
+        #expect(try scores(rebuilt) == scores(compiled))
+    }
+}
