@@ -25,11 +25,15 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     /// Whether the kernels came from `ProgramCache` rather than a compilation of the source.
     public let programFromCache: Bool
+    /// Per-kernel device times, when opened with `profile: true`.
+    public let profile: KernelProfile?
 
     /// Opens `device` (nil: the first GPU, else the first device) and builds the kernels from
     /// `source`, or loads them from `cache` (nil: always compile); a kernel that does not build
     /// throws with the compiler's log.
-    public init(device index: Int? = nil, source: String = KernelSources.mfa, cache: ProgramCache? = .standard) throws {
+    public init(device index: Int? = nil, source: String = KernelSources.mfa, cache: ProgramCache? = .standard,
+                profile: Bool = false) throws {
+        self.profile = profile ? KernelProfile() : nil
         device = try OpenCLDevices.select(index)
         ledger = MemoryLedger(capacity: device.globalMemory)
         var status: cl_int = 0
@@ -38,7 +42,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             throw MFAError.device("cannot create an OpenCL context on \(device.name) (error \(status))")
         }
         self.context = context
-        guard let queue = clCreateCommandQueue(context, device.id, 0, &status), status == CL_SUCCESS else {
+        let properties = cl_command_queue_properties(profile ? CL_QUEUE_PROFILING_ENABLE : 0)
+        guard let queue = clCreateCommandQueue(context, device.id, properties, &status), status == CL_SUCCESS else {
             clReleaseContext(context)
             throw MFAError.device("cannot create a command queue on \(device.name) (error \(status))")
         }
@@ -168,10 +173,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public func gemm(_ p: MatrixProduct, a: OpenCLBuffer, b: OpenCLBuffer, c: OpenCLBuffer) throws {
         guard p.m > 0, p.n > 0 else { return }
-        let status = CLBlastSgemm(CLBlastLayoutRowMajor, p.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo,
-                                  p.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo, p.m, p.n, p.k, p.alpha,
-                                  a.memory, p.aOffset, p.lda, b.memory, p.bOffset, p.ldb, p.beta, c.memory, p.cOffset, p.ldc,
-                                  &queue, nil)
+        var event: cl_event?
+        let status = withUnsafeMutablePointer(to: &event) { slot in
+            CLBlastSgemm(CLBlastLayoutRowMajor, p.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo,
+                         p.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo, p.m, p.n, p.k, p.alpha,
+                         a.memory, p.aOffset, p.lda, b.memory, p.bOffset, p.ldb, p.beta, c.memory, p.cOffset, p.ldc,
+                         &queue, profile == nil ? nil : slot)
+        }
+        profile?.record("gemm (CLBlast)", event)
         guard status == CLBlastSuccess else {
             throw MFAError.device("CLBlast SGEMM \(p.m)×\(p.n)×\(p.k) failed (status \(status.rawValue))")
         }
@@ -210,8 +219,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             }
             try check(status, "setting argument \(index) of \(name.rawValue)")
         }
-        try check(clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, global, local, 0, nil, nil),
-                  "launching \(name.rawValue)")
+        var event: cl_event?
+        let status = withUnsafeMutablePointer(to: &event) { slot in
+            clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, global, local, 0, nil, profile == nil ? nil : slot)
+        }
+        try check(status, "launching \(name.rawValue)")
+        profile?.record(name.rawValue, event)
     }
 
     /// Waits for everything enqueued (for timing).

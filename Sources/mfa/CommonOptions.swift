@@ -24,6 +24,9 @@ struct BackendOptions: ParsableArguments {
     @Option(help: "The OpenCL device to use (an index from `mfa devices`; default: the first GPU, else the first device; under MPI, the node's devices in turn by rank).")
     var device: Int?
 
+    @Flag(help: "OpenCL: time every kernel and GEMM on the device (OpenCL events) and print the totals per kernel at the end.")
+    var profile = false
+
     @Option(help: "CPU threads (default: the cores this process may run on; under MPI, shared among the ranks on a node).")
     var threads: Int?
 
@@ -36,6 +39,7 @@ struct BackendOptions: ParsableArguments {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if precision == .float64, backend == .opencl { throw ValidationError("--precision float64 runs on the CPU backend only: give --backend cpu") }
+        if profile, backend == .cpu || precision == .float64 { throw ValidationError("--profile times OpenCL kernels: give --backend opencl (or auto on a GPU)") }
     }
 
     /// The backend, said once on stderr so that scripts reading stdout are not disturbed. Under
@@ -49,12 +53,12 @@ struct BackendOptions: ParsableArguments {
         case .cpu:
             made = CPUBackend(precision: precision == .float64 ? .double : .single)
         case .opencl:
-            made = try OpenCLBackend(device: device)
+            made = try OpenCLBackend(device: device, profile: profile)
         case .auto:
             let gpu = devices.first(where: { $0.isGPU && (device == nil || $0.index == device) })
             if let gpu {
                 do {
-                    made = try OpenCLBackend(device: gpu.index)
+                    made = try OpenCLBackend(device: gpu.index, profile: profile)
                 } catch {
                     printError("warning: OpenCL device \(gpu.name) failed (\(error)); using the CPU")
                     made = CPUBackend()
@@ -170,4 +174,11 @@ func precisionWarning(_ check: PrecisionCheck, float64: Bool) -> String {
     return float64
         ? "warning: even in float64 the backend's precision form loses digits for this model on this data: \(measured); \(consequence). Scores from `mfa score` and `mfa outliers` are exact (README: data with a wide numerical range)"
         : "warning: float32 is not precise enough for this model on this data: \(measured); \(consequence). Components far from the data's centre relative to their spread, or signal-to-noise ratios beyond 10⁵, do this: train with --precision float64 (README: data with a wide numerical range)"
+}
+
+/// `--profile`: the OpenCL backend's per-kernel device times, on stderr.
+func reportProfile(_ backend: any Backend) {
+    guard let profile = (backend as? OpenCLBackend)?.profile else { return }
+    printError("device time per kernel (--profile):")
+    for line in profile.report() { printError("  " + line) }
 }

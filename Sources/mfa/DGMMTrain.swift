@@ -118,6 +118,7 @@ struct DGMMTrain: ParsableCommand {
         record.extra["bic"] = String(bic)
         try Launch.leaderWrites { try ModelFile.write(best.model, metadata: record.metadata, to: out) }
         if Launch.leads { try warnIfImprecise(try best.model.pathMixture(), x, on: backend) }
+        reportProfile(backend)
         say(String(format: "best: restart %d, train log-likelihood %.4f per sample, BIC %.1f (%d free parameters)",
                    best.restart + 1, best.logLikelihood, bic, shape.freeParameterCount))
         say(String(format: "%.1f s of training, %.1f s of it in the backend's batch passes, the rest host work on the layers",

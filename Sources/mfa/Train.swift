@@ -103,6 +103,7 @@ struct Train: ParsableCommand {
         }
         reportDegenerateComponents(model, floor: training.options.minVariance)
         if Launch.leads { try warnIfImprecise(model, x, on: backend) }
+        reportProfile(backend)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
     }
 }

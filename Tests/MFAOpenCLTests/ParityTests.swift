@@ -228,3 +228,18 @@ extension OpenCL { @Suite struct ErrorTests {
         #expect(try scores(rebuilt) == scores(compiled))
     }
 }
+
+@Suite struct KernelProfileTests {
+    @Test("--profile: a profiling backend counts every launch and GEMM of a forward pass, with device times")
+    func profileCountsLaunches() throws {
+        let backend = try OpenCLBackend(cache: nil, profile: true)
+        let model = try randomModel(try MixtureShape(components: 3, dimension: 8, latent: 2), seed: 5)
+        let engine = try model.engine(backend: backend, batchSize: 64)
+        try engine.loadBatch(try randomData(rows: 64, columns: 8, seed: 6), rows: 0..<64)
+        for _ in 0..<3 { try engine.forward() }
+        let lines = try #require(backend.profile).report()
+        #expect(lines.contains { $0.hasPrefix("log_likelihoods") && $0.contains(" 3 calls") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("gemm (CLBlast)") && $0.contains(" 6 calls") }, "\(lines)")
+        #expect(try OpenCLBackend(cache: nil).profile == nil)
+    }
+}
