@@ -59,7 +59,9 @@ struct Select: ParsableCommand {
         }
         let validationSet = try validation.map { try loadData($0, dimension: x.columns, csv: csv.options()).samples }
         let backend = try training.backendOptions.make()
-        let (rows, best) = try select(x, grid: grid, validation: validationSet, on: backend)
+        // SIGINT or SIGTERM stops the cell in training after its batch; nothing is written (select keeps no checkpoints).
+        Interruption.install()
+        let (rows, best) = try trainingCommand { try select(x, grid: grid, validation: validationSet, on: backend) }
         var record = training.record(data: data, rows: x.rows)
         record.extra["selection.criterion"] = criterion.rawValue
         try Launch.leaderWrites { try ModelFile.write(rows[best].model, metadata: record.metadata, to: out) }
@@ -74,7 +76,9 @@ struct Select: ParsableCommand {
             x, grid: grid.map { (components: $0.0, latent: $0.1) }, validation: validation, criterion: criterion,
             noise: training.noise,
             train: { try training.train(x, components: $0, latent: $1, validation: nil, from: nil,
-                                        control: TrainingControl(note: { printError("note: \($0)") }, reducer: Launch.reducer), on: backend) { _ in }.model },
+                                        control: TrainingControl(stopRequest: { interruptSignal.load(ordering: .relaxed) },
+                                                                 stopAgreed: Interruption.agree, note: { printError("note: \($0)") },
+                                                                 reducer: Launch.reducer), on: backend) { _ in }.model },
             score: { try $0.engine(backend: backend).meanLogLikelihood($1) },
             report: { row in
                 say(String(format: "| %3d | %3d | %10d | %14.1f | %14.1f | %14.1f | %13@ | %7.1f |", row.shape.components,

@@ -154,3 +154,35 @@ import Testing
         #expect(trained.status == 0 && trained.stderr.contains("not precise enough"), "\(trained.stderr)")
     }
 }
+
+/// `select` keeps no checkpoints, but a signal still ends it cleanly.
+@Suite struct SelectSignalTests {
+    @Test("SIGTERM stops select after a batch with status 143, one line, and no model file")
+    func selectStopsOnSignal() throws {
+        let workspace = Workspace()
+        var random = RandomGenerator(seed: 4)
+        let values = (0..<(2000 * 6)).map { _ in random.normal() }
+        try Numpy.write(values, shape: [2000, 6], dtype: "<f4", to: workspace["x.npy"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.binary)
+        process.arguments = ["select", workspace["x.npy"], "-c", "2,3", "-l", "1", "--algorithm", "sgd", "--epochs", "100000",
+                             "--backend", "cpu", "-o", workspace["best.safetensors"]]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        var seen = ""
+        while !seen.contains("|----") {
+            let data = out.fileHandleForReading.availableData
+            guard !data.isEmpty else { break }
+            seen += String(decoding: data, as: UTF8.self)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(process.processIdentifier, SIGTERM)
+        let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 143)
+        #expect(said.contains("interrupted:"), "\(said)")
+        #expect(!FileManager.default.fileExists(atPath: workspace["best.safetensors"]))
+    }
+}
