@@ -148,19 +148,30 @@ func imageTile(dimension d: Int, requested: String?, stored: ImageShape?) throws
 /// Per-row log p(x) from the backend (float32), unless the float64 check on a sample of rows
 /// fails: then every row is scored in float64 on the host (slower; exact), and stderr says so.
 func checkedScores(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Double] {
-    let check = try PrecisionCheck(model, data: samples, backend: backend)
-    guard check.passes else {
+    guard let check = precisionCheck(model, samples, on: backend), !check.passes else {
+        return try model.engine(backend: backend).evaluate(samples).logDensity
+    }
+    do {
         printError(precisionWarning(check, float64: backend.keepsDoubles) + "; scoring every row in float64 on the host instead")
         return try PreciseLogDensity(model).logDensities(samples, rows: Array(0..<samples.rows))
     }
-    return try model.engine(backend: backend).evaluate(samples).logDensity
+}
+
+/// The float64 check, or nil (said on stderr) when it cannot run: it never fails a command.
+func precisionCheck(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) -> PrecisionCheck? {
+    do {
+        return try PrecisionCheck(model, data: samples, backend: backend)
+    } catch {
+        printError("note: the float64 check of the log-likelihoods could not run (\(error))")
+        return nil
+    }
 }
 
 /// Says on stderr when the backend's float32 log-likelihoods of `model` on `samples` fail the
 /// float64 check (`PrecisionCheck`); returns whether they passed.
 @discardableResult
-func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> Bool {
-    let check = try PrecisionCheck(model, data: samples, backend: backend)
+func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) -> Bool {
+    guard let check = precisionCheck(model, samples, on: backend) else { return false }
     if !check.passes { printError(precisionWarning(check, float64: backend.keepsDoubles)) }
     return check.passes
 }

@@ -51,7 +51,7 @@ struct Predict: ParsableCommand {
     }
 
     func responsibilities(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Float] {
-        try warnIfImprecise(model, samples, on: backend)
+        warnIfImprecise(model, samples, on: backend)
         return try model.engine(backend: backend).evaluate(samples, keepResponsibilities: true).responsibilities!
     }
 }

@@ -65,7 +65,7 @@ struct Select: ParsableCommand {
         var record = training.record(data: data, rows: x.rows)
         record.extra["selection.criterion"] = criterion.rawValue
         try Launch.leaderWrites { try ModelFile.write(rows[best].model, metadata: record.metadata, to: out) }
-        if Launch.leads { try warnIfImprecise(rows[best].model, x, on: backend) }
+        if Launch.leads { warnIfImprecise(rows[best].model, x, on: backend) }
         say("best by \(criterion.rawValue): K=\(rows[best].shape.components) l=\(rows[best].shape.latent); wrote \(out)")
     }
 

@@ -102,7 +102,7 @@ struct Train: ParsableCommand {
             if let history { try epochs.write(restart: best.restart, to: history) }
         }
         reportDegenerateComponents(model, floor: training.options.minVariance)
-        if Launch.leads { try warnIfImprecise(model, x, on: backend) }
+        if Launch.leads { warnIfImprecise(model, x, on: backend) }
         reportProfile(backend)
         say("wrote \(out) (\(model.shape), \(model.shape.freeParameterCount(noise: training.noise)) free parameters) in \(clockText(last?.elapsedSeconds ?? 0))")
     }

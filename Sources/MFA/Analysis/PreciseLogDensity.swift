@@ -17,8 +17,9 @@ public struct PreciseLogDensity: Sendable {
     let means: [Double]
     let loadings: [Double]
     let inverseNoise: [Double]
-    /// Lower Cholesky factors of A_k, [K, l, l].
-    let factors: [Double]
+    /// A_k⁻¹, [K, l, l], from its eigendecomposition with every eigenvalue at least 1 (as it is in
+    /// exact arithmetic; Cholesky fails on round-off when Ψ sits at a floor of 10⁻¹²).
+    let inverses: [Double]
     /// log π_k − ½(d log 2π + log det Σ_k).
     let constants: [Double]
 
@@ -28,22 +29,23 @@ public struct PreciseLogDensity: Sendable {
         means = model.means.map(Double.init)
         loadings = model.loadings.map(Double.init)
         inverseNoise = model.noiseVariances.map { 1 / Double($0) }
-        var factors = [Double](), constants = [Double]()
+        var inverses = [Double](), constants = [Double]()
         for c in 0..<k {
             var a = SmallLinearAlgebra.identity(l)
             for j in 0..<d {
                 let w = inverseNoise[c * d + j], row = (c * d + j) * l
                 for p in 0..<l { for q in 0..<l { a[p * l + q] += loadings[row + p] * w * loadings[row + q] } }
             }
-            guard let lower = SmallLinearAlgebra.cholesky(a, order: l) else {
-                throw MFAError.numerical("component \(c): I + ΛᵀΨ⁻¹Λ is not positive definite")
-            }
-            factors += lower
-            var logDet = (0..<l).reduce(0.0) { $0 + 2 * Foundation.log(lower[$1 * l + $1]) }
+            let (values, vectors) = try SmallLinearAlgebra.symmetricEigen(a, order: l)
+            let s = values.map { max($0, 1) }
+            var inverse = [Double](repeating: 0, count: l * l)
+            for p in 0..<l { for q in 0..<l { for r in 0..<l { inverse[p * l + q] += vectors[p * l + r] * vectors[q * l + r] / s[r] } } }
+            inverses += inverse
+            var logDet = s.reduce(0.0) { $0 + Foundation.log($1) }
             for j in 0..<d { logDet -= Foundation.log(inverseNoise[c * d + j]) }
             constants.append(Foundation.log(Double(model.weights[c])) - 0.5 * (Double(d) * Foundation.log(2 * Double.pi) + logDet))
         }
-        self.factors = factors
+        self.inverses = inverses
         self.constants = constants
     }
 
@@ -59,9 +61,12 @@ public struct PreciseLogDensity: Sendable {
                 let v = delta[j] * inverseNoise[c * d + j], row = (c * d + j) * l
                 for p in 0..<l { m[p] += loadings[row + p] * v }
             }
-            let lower = Array(factors[(c * l * l)..<((c + 1) * l * l)])
-            SmallLinearAlgebra.solveLower(lower, &m, order: l)
-            SmallLinearAlgebra.solveLowerTransposed(lower, &m, order: l)
+            let b = m
+            for p in 0..<l {
+                var sum = 0.0
+                for q in 0..<l { sum += inverses[(c * l + p) * l + q] * b[q] }
+                m[p] = sum
+            }
             var quadratic = 0.0
             for p in 0..<l { quadratic += m[p] * m[p] }
             for j in 0..<d {
