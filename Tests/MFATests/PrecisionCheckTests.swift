@@ -42,4 +42,14 @@ import Testing
         let failed = try PrecisionCheck(far.model, data: far.data, backend: CPUBackend())
         #expect(!failed.passes, "float32 was within \(failed.maximum) nats")
     }
+
+    @Test("A noise variance at a floor of 1e-12 under large loadings (I + ΛᵀΨ⁻¹Λ near 1e30) still gets finite float64 log-densities")
+    func extremeModelsScore() throws {
+        let shape = try MixtureShape(components: 1, dimension: 3, latent: 2)
+        let model = try MixtureModel(shape: shape, weights: [1], means: [0, 0, 0], loadings: [1e3, 2e3, -1e3, -2e3, 5e2, 1e3],  // collinear columns: Cholesky of A fails on round-off
+                                     noiseVariances: [1e-12, 1e-12, 1e-12])
+        let data = try Matrix(rows: 2, columns: 3, values: [1, 2, 3, 0, 0, 0])
+        let values = try PreciseLogDensity(model).logDensities(data, rows: [0, 1])
+        #expect(values.allSatisfy { $0.isFinite }, "\(values)")
+    }
 }
