@@ -17,8 +17,8 @@ public struct PreciseLogDensity: Sendable {
     let means: [Double]
     let loadings: [Double]
     let inverseNoise: [Double]
-    /// A_k⁻¹, [K, l, l], from its eigendecomposition with every eigenvalue at least 1 (as it is in
-    /// exact arithmetic; Cholesky fails on round-off when Ψ sits at a floor of 10⁻¹²).
+    /// A_k⁻¹, [K, l, l], from `MixtureModel.latentPrecision` (eigenvalues clamped at 1: Cholesky
+    /// fails on round-off when Ψ sits at a floor of 10⁻¹²).
     let inverses: [Double]
     /// log π_k − ½(d log 2π + log det Σ_k).
     let constants: [Double]
@@ -31,13 +31,7 @@ public struct PreciseLogDensity: Sendable {
         inverseNoise = model.noiseVariances.map { 1 / Double($0) }
         var inverses = [Double](), constants = [Double]()
         for c in 0..<k {
-            var a = SmallLinearAlgebra.identity(l)
-            for j in 0..<d {
-                let w = inverseNoise[c * d + j], row = (c * d + j) * l
-                for p in 0..<l { for q in 0..<l { a[p * l + q] += loadings[row + p] * w * loadings[row + q] } }
-            }
-            let (values, vectors) = try SmallLinearAlgebra.symmetricEigen(a, order: l)
-            let s = values.map { max($0, 1) }
+            let (s, vectors) = try model.latentPrecision(c)
             var inverse = [Double](repeating: 0, count: l * l)
             for p in 0..<l { for q in 0..<l { for r in 0..<l { inverse[p * l + q] += vectors[p * l + r] * vectors[q * l + r] / s[r] } } }
             inverses += inverse

@@ -64,14 +64,10 @@ public final class MixtureEngine<B: Backend> {
     /// Writes `model` into θ, makes it canonical (`Backend.project`) and derives the components.
     /// With `.exact` options the model is kept as it is, or rejected if some M_k is not positive definite.
     public func load(_ model: PrecisionParameters, options: ProjectionOptions = .exact) throws {
-        try load(model, standardised: false, options: options)
-    }
-
-    private func load(_ model: PrecisionParameters, standardised: Bool, options: ProjectionOptions) throws {
         guard model.shape == shape else {
             throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)")
         }
-        let theta = pack(model, standardised: standardised)
+        let theta = pack(model)
         try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
         try refresh(options: options, firstMoment: nil, secondMoment: nil)
     }
@@ -121,9 +117,8 @@ public final class MixtureEngine<B: Backend> {
         return unpack(theta)
     }
 
-    func pack(_ model: PrecisionParameters, standardised: Bool) -> [Float] {
+    func pack(_ model: PrecisionParameters) -> [Float] {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
-        let (origin, scale) = standardised ? ([Float](repeating: 0, count: d), Float(1)) : (origin, scale)
         var theta = [Float](repeating: 0, count: layout.count)
         for c in 0..<k {
             for j in 0..<d {

@@ -21,15 +21,7 @@ extension MixtureModel {
             for j in 0..<d { diagonal[c * d + j] = psiInverse[j] }
             guard l > 0 else { continue }
             let lambda = (0..<(d * l)).map { Double(loadings[c * d * l + $0]) }
-            var inner = [Double](repeating: 0, count: l * l)
-            for i in 0..<l { inner[i * l + i] = 1 }
-            for j in 0..<d {
-                for a in 0..<l { for b in 0..<l { inner[a * l + b] += lambda[j * l + a] * psiInverse[j] * lambda[j * l + b] } }
-            }
-            let (values, v) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
-            // L = I + ΛᵀΨ⁻¹Λ has every eigenvalue ≥ 1; with entries near 10³⁰ (a noise variance
-            // at a floor of 10⁻¹²) round-off can put the smallest anywhere below that, even < 0.
-            let s = values.map { max($0, 1) }
+            let (s, v) = try latentPrecision(c)
             for b in 0..<l { eigenvalues[c * l + b] = 1 / s[b] }
             for j in 0..<d {
                 for b in 0..<l {
@@ -40,6 +32,20 @@ extension MixtureModel {
             }
         }
         return (diagonal, gamma, eigenvalues)
+    }
+
+    /// Component c's L = I + ΛᵀΨ⁻¹Λ (the posterior precision of z) as V diag(s) Vᵀ, row-major,
+    /// with s ≥ 1: every eigenvalue of L is at least 1, and with entries near 10³⁰ (a noise variance
+    /// at a floor of 10⁻¹²) round-off can put the smallest anywhere below that, even < 0.
+    public func latentPrecision(_ c: Int) throws -> (values: [Double], vectors: [Double]) {
+        let (d, l) = (shape.dimension, shape.latent)
+        var inner = SmallLinearAlgebra.identity(l)
+        for j in 0..<d {
+            let w = 1 / Double(noiseVariances[c * d + j]), row = (c * d + j) * l
+            for a in 0..<l { for b in 0..<l { inner[a * l + b] += Double(loadings[row + a]) * w * Double(loadings[row + b]) } }
+        }
+        let (values, vectors) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+        return (values.map { max($0, 1) }, vectors)
     }
 }
 
