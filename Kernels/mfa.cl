@@ -5,11 +5,13 @@
 //
 // Host-set defines: MAX_LATENT (the largest l a work-item keeps in registers).
 
-#ifdef cl_khr_fp64
+#if defined(cl_khr_fp64) && !defined(FORCE_FP32)
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real_t;   // per-component constants in float64 where the device has it (DESIGN.md §2)
+#define JACOBI_TOLERANCE 1e-14
 #else
-typedef float real_t;
+typedef float real_t;    // no cl_khr_fp64, or --opencl-fp32: float32 with compensated sums
+#define JACOBI_TOLERANCE 1e-6f
 #endif
 
 #ifndef MAX_LATENT
@@ -179,7 +181,7 @@ __kernel void clip_log_precision(__global float* theta, const int logPrecisionAt
 
 // Row a of M_k: M_k[a,b] = δ_ab − Σ_j Γ_k[j,a] Γ_k[j,b] / e_kj, accumulated in real_t.   global: (l, K)
 __kernel void inner_matrices(__global const float* theta, const int K, const int d, const int l,
-                             const int logPrecisionAt, const int loadingsAt, __global float* inner) {
+                             const int logPrecisionAt, const int loadingsAt, __global real_t* inner) {
     const int a = get_global_id(0), c = get_global_id(1);
     __global const float* gamma = theta + loadingsAt + (size_t)c * l * d;
     __global const float* logE = theta + logPrecisionAt + (size_t)c * d;
@@ -189,7 +191,124 @@ __kernel void inner_matrices(__global const float* theta, const int K, const int
         const real_t weighted = (real_t)gamma[(size_t)a * d + j] * (real_t)exp(-logE[j]);
         for (int b = 0; b < l; b++) row[b] += weighted * (real_t)gamma[(size_t)b * d + j];
     }
-    for (int b = 0; b < l; b++) inner[(size_t)c * l * l + a * l + b] = (float)((a == b ? 1 : 0) - row[b]);
+    for (int b = 0; b < l; b++) inner[(size_t)c * l * l + a * l + b] = (a == b ? 1 : 0) - row[b];
+}
+
+// The l×l part of the projection for component c, as ProjectionPlan and SymmetricJacobi do it on
+// the host (Sources/MFA/Engine), line for line: cyclic Jacobi on M_k (in place in `inner`, the
+// eigenvectors in `vectors`), eigenvalues ascending, each eigenvector's largest entry positive,
+// eigenvalues below τ clipped. Writes R_k = O diag(s) to `rotations`, λ to the components, and
+// adds the clipped count to components[clippedAt + c] (NaN: M_k not finite, or with τ = 0 not
+// positive definite; Γ_k is then left as it is: R_k = I).              global: (K)
+__kernel void project_components(__global real_t* inner, __global real_t* vectors, __global float* rotations,
+                                 __global float* components, const int K, const int l, const int eigenvaluesAt,
+                                 const int clippedAt, const float floor) {
+    const int c = get_global_id(0);
+    __global real_t* a = inner + (size_t)c * l * l;
+    __global real_t* v = vectors + (size_t)c * l * l;
+    __global float* r = rotations + (size_t)c * l * l;
+    const real_t tau = floor;
+    for (int row = 0; row < l; row++) for (int q = 0; q < l; q++) v[row * l + q] = row == q ? 1 : 0;
+    for (int sweep = 0; sweep < 32; sweep++) {
+        real_t off = 0, diagonal = 0;
+        for (int p = 0; p < l; p++) {
+            diagonal += a[p * l + p] * a[p * l + p];
+            for (int q = p + 1; q < l; q++) off += a[p * l + q] * a[p * l + q];
+        }
+        if (!isfinite(off + diagonal)) {   // a non-finite entry anywhere: no eigenvalue is meaningful
+            for (int p = 0; p < l; p++) a[p * l + p] = NAN;
+            break;
+        }
+        if (!(off > JACOBI_TOLERANCE * JACOBI_TOLERANCE * diagonal)) break;
+        for (int p = 0; p < l - 1; p++) {
+            for (int q = p + 1; q < l; q++) {
+                const real_t apq = a[p * l + q];
+                if (apq == 0) continue;
+                const real_t theta = (a[q * l + q] - a[p * l + p]) / (2 * apq);
+                const real_t t = fabs(theta) > (real_t)1e150 ? 1 / (2 * theta)
+                    : (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                const real_t cs = 1 / sqrt(t * t + 1), sn = t * cs;
+                for (int k = 0; k < l; k++) {
+                    const real_t akp = a[k * l + p], akq = a[k * l + q];
+                    a[k * l + p] = cs * akp - sn * akq;
+                    a[k * l + q] = sn * akp + cs * akq;
+                }
+                for (int k = 0; k < l; k++) {
+                    const real_t apk = a[p * l + k], aqk = a[q * l + k];
+                    a[p * l + k] = cs * apk - sn * aqk;
+                    a[q * l + k] = sn * apk + cs * aqk;
+                }
+                for (int k = 0; k < l; k++) {
+                    const real_t vkp = v[k * l + p], vkq = v[k * l + q];
+                    v[k * l + p] = cs * vkp - sn * vkq;
+                    v[k * l + q] = sn * vkp + cs * vkq;
+                }
+            }
+        }
+    }
+    // Selection sort of the eigenpairs, ascending; then the sign convention.
+    for (int i = 0; i < l; i++) {
+        int smallest = i;
+        for (int j = i + 1; j < l; j++) if (a[j * l + j] < a[smallest * l + smallest]) smallest = j;
+        if (smallest != i) {
+            const real_t value = a[i * l + i];
+            a[i * l + i] = a[smallest * l + smallest];
+            a[smallest * l + smallest] = value;
+            for (int row = 0; row < l; row++) {
+                const real_t swap = v[row * l + i];
+                v[row * l + i] = v[row * l + smallest];
+                v[row * l + smallest] = swap;
+            }
+        }
+    }
+    int valid = 1, clipped = 0;
+    for (int i = 0; i < l; i++) {
+        int largest = 0;
+        for (int row = 1; row < l; row++) if (fabs(v[row * l + i]) > fabs(v[largest * l + i])) largest = row;
+        const real_t sign = v[largest * l + i] < 0 ? -1 : 1;
+        real_t lambda = a[i * l + i], factor = 1;
+        if (!isfinite(lambda)) valid = 0;
+        if (lambda < tau || lambda <= 0) {
+            if (tau <= 0) valid = 0;
+            factor = sqrt((1 - tau) / (1 - lambda));
+            lambda = tau;
+            clipped++;
+        }
+        for (int row = 0; row < l; row++) {
+            const real_t entry = sign * v[row * l + i];
+            if (!isfinite(entry)) valid = 0;
+            r[row * l + i] = (float)(entry * factor);
+        }
+        components[eigenvaluesAt + c * l + i] = (float)lambda;
+    }
+    if (!valid) {
+        for (int row = 0; row < l; row++) for (int q = 0; q < l; q++) r[row * l + q] = row == q ? 1.0f : 0.0f;
+        components[clippedAt + c] = NAN;
+    } else {
+        components[clippedAt + c] += (float)clipped;
+    }
+}
+
+// tally[0] += Σ_n logDensity[n] (the batch summed in real_t by one work-group, then added in two
+// parts with Kahan's compensation in tally[1]), as CPUBackend.tallyLogDensity.   global = local
+__kernel void tally_log_density(__global const float* logDensity, const int rows, __global float* tally,
+                                __local real_t* scratch) {
+    const int lid = get_local_id(0), size = get_local_size(0);
+    real_t total = 0;
+    for (int n = lid; n < rows; n += size) total += logDensity[n];
+    scratch[lid] = total;
+    REDUCE(scratch, lid, size, ADD)
+    if (lid == 0) {
+        const real_t batch = scratch[0];
+        const float high = (float)batch;
+        const float parts[2] = {high, (float)(batch - high)};
+        for (int i = 0; i < 2; i++) {
+            const float y = parts[i] - tally[1];
+            const float t = tally[0] + y;
+            tally[1] = (t - tally[0]) - y;
+            tally[0] = t;
+        }
+    }
 }
 
 // Γ_k ← Γ_k R_k on the [K, l, d] block at `offset` (R_k l×l row-major, squared entries if

@@ -49,18 +49,19 @@ public enum StepBenchmark {
         var next = 0
         func step() throws {
             try load(strategy, data, rows: next..<(next + shape.batch))
-            _ = try accumulateAndUpdate(strategy)  // reads the batch's log-densities back: the step ends synchronised
+            try accumulateAndUpdate(strategy)  // an SGD step reads nothing back: the timing waits at its end
             next = (next + shape.batch) % rows
         }
         for _ in 0..<2 { try step() }  // warm-up: kernel builds, CLBlast's compilation
-        let stepSeconds = try timePerCall(budget: 3, step)
+        try wait()
+        let stepSeconds = try timePerCall(budget: 3, step, finish: wait)
         timed.synchronise = true
         timed.reset()
         var steps = 0
-        _ = try timePerCall(budget: 2, minimum: 2) {
+        _ = try timePerCall(budget: 2, minimum: 2, {
             try step()
             steps += 1
-        }
+        }, finish: wait)
         let breakdown = timed.seconds.mapValues { $0 / Double(steps) }
         return Row(backend: label, device: device, algorithm: algorithm, shape: shape, stepSeconds: stepSeconds,
                    gemmSeconds: gemmReference?() ?? breakdown["gemm"] ?? .nan, breakdown: breakdown)
@@ -70,15 +71,16 @@ public enum StepBenchmark {
         try strategy.engine.loadBatch(data, rows: rows)
     }
 
-    private static func accumulateAndUpdate<T: TrainingStrategy>(_ strategy: T) throws -> Double {
+    private static func accumulateAndUpdate<T: TrainingStrategy>(_ strategy: T) throws {
         try strategy.beginBatch(BatchShare(rows: strategy.engine.rows, whole: true))
-        let logLikelihood = try strategy.accumulate()
+        _ = try strategy.accumulate()
         _ = try strategy.update(reducer: SingleProcess())
-        return logLikelihood
     }
 
-    /// Repeats `body` until `budget` seconds have passed (at least `minimum` times); seconds per call.
-    static func timePerCall(budget: Double, minimum: Int = 3, _ body: () throws -> Void) rethrows -> Double {
+    /// Repeats `body` until `budget` seconds have passed (at least `minimum` times), then runs
+    /// `finish` (waiting for the device); seconds per call, the wait included.
+    static func timePerCall(budget: Double, minimum: Int = 3, _ body: () throws -> Void,
+                            finish: () throws -> Void) rethrows -> Double {
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
         var calls = 0
         let start = now()
@@ -86,6 +88,7 @@ public enum StepBenchmark {
             try body()
             calls += 1
         }
+        try finish()
         return (now() - start) / Double(calls)
     }
 
@@ -101,7 +104,7 @@ public enum StepBenchmark {
         let gamma = [Float](repeating: 0.01, count: d * k * max(l, 1)), y = [Float](repeating: 0.01, count: batch * width)
         var q = [Float](repeating: 0, count: batch * k), z = [Float](repeating: 0, count: batch * k * max(l, 1))
         var s = [Float](repeating: 0, count: d * width), s2 = [Float](repeating: 0, count: d * k)
-        return timePerCall(budget: 2) {
+        return timePerCall(budget: 2, {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(k), Int32(2 * d), 1, x, Int32(2 * d),
                         fq, Int32(2 * d), 0, &q, Int32(k))
             if l > 0 {
@@ -112,6 +115,6 @@ public enum StepBenchmark {
                         x, Int32(d), 0, &s, Int32(d))
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(d), Int32(batch), 1, y, Int32(width),
                         x, Int32(2 * d), 0, &s2, Int32(d))
-        }
+        }, finish: {})
     }
 }

@@ -43,7 +43,7 @@ public final class TimedBackend<Base: Backend>: Backend {
         try timed("expandBatch") { try base.expandBatch(batch, rows: rows, dimension: dimension, into: expanded) }
     }
     public func project(_ parameters: Buffer, firstMoment: Buffer?, secondMoment: Buffer?, components: Buffer,
-                 shape: MixtureShape, options: ProjectionOptions) throws -> Int {
+                 shape: MixtureShape, options: ProjectionOptions) throws {
         try timed("project") {
             try base.project(parameters, firstMoment: firstMoment, secondMoment: secondMoment, components: components,
                              shape: shape, options: options)
@@ -65,6 +65,9 @@ public final class TimedBackend<Base: Backend>: Backend {
             try base.weightLatents(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows,
                                    scale: scale, into: weighted)
         }
+    }
+    public func tallyLogDensity(_ logDensity: Buffer, rows: Int, into tally: Buffer) throws {
+        try timed("tallyLogDensity") { try base.tallyLogDensity(logDensity, rows: rows, into: tally) }
     }
     public func columnSums(_ matrix: Buffer, rows: Int, columns: Int, into totals: Buffer) throws {
         try timed("columnSums") { try base.columnSums(matrix, rows: rows, columns: columns, into: totals) }

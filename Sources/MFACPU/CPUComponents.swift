@@ -7,7 +7,7 @@ import MFA
 /// run over d with unit stride, l×l work goes to LAPACKE in float64, l×d products to BLAS.
 extension CPUBackend {
     public func project(_ parameters: CPUBuffer, firstMoment: CPUBuffer?, secondMoment: CPUBuffer?,
-                        components: CPUBuffer, shape: MixtureShape, options: ProjectionOptions) throws -> Int {
+                        components: CPUBuffer, shape: MixtureShape, options: ProjectionOptions) throws {
         switch precision {
         case .single:
             try Self.project(parameters.values(Float.self), firstMoment?.values(Float.self), secondMoment?.values(Float.self),
@@ -20,7 +20,7 @@ extension CPUBackend {
 
     static func project<T: CPUScalar>(_ theta: UnsafeMutablePointer<T>, _ firstMoment: UnsafeMutablePointer<T>?,
                                       _ secondMoment: UnsafeMutablePointer<T>?, _ components: UnsafeMutablePointer<T>,
-                                      _ shape: MixtureShape, _ options: ProjectionOptions) throws -> Int {
+                                      _ shape: MixtureShape, _ options: ProjectionOptions) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         let layout = ParameterLayout(shape: shape)
         let logPrecision = theta + layout.logPrecision.lowerBound
@@ -31,12 +31,11 @@ extension CPUBackend {
         }
         let (low, high) = (T(options.logPrecisionRange.lowerBound), T(options.logPrecisionRange.upperBound))
         for p in 0..<(k * d) { logPrecision[p] = min(max(logPrecision[p], low), high) }
-        guard l > 0 else { return 0 }
+        guard l > 0 else { return }
 
         let tau = options.eigenvalueFloor
         let eigenvalues = components + ComponentLayout(shape: shape).eigenvalues.lowerBound
-        let clippedCounts = UnsafeMutableBufferPointer<Int>.allocate(capacity: k)
-        defer { clippedCounts.deallocate() }
+        let clippedCounts = components + ComponentLayout(shape: shape).clipped.lowerBound
         try forEachChunk(of: k) { range in
             var scaled = [Double](repeating: 0, count: l * d)
             var root = [T](repeating: 0, count: d)
@@ -53,7 +52,12 @@ extension CPUBackend {
                 for a in 0..<l { for b in 0..<l { inner[a * l + b] = a == b ? 1 : 0 } }
                 cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(l), blasInt(d), -1, scaled, blasInt(d),
                             1, &inner, blasInt(l))
-                let plan = try ProjectionPlan(inner: inner, latent: l, eigenvalueFloor: tau, component: c)
+                for a in 0..<l { for b in 0..<a { inner[a * l + b] = inner[b * l + a] } }  // dsyrk filled the upper half
+                let plan = ProjectionPlan(inner: inner, latent: l, eigenvalueFloor: tau)
+                guard plan.valid else {
+                    clippedCounts[c] = .nan
+                    continue
+                }
                 for p in 0..<(l * l) {
                     rotation[p] = T(plan.exactRotation[p])
                     squaredRotation[p] = rotation[p] * rotation[p]
@@ -63,10 +67,9 @@ extension CPUBackend {
                 if let first = firstMoment { rotate(first + offset, by: rotation, l: l, d: d, scratch: &product) }
                 if let second = secondMoment { rotate(second + offset, by: squaredRotation, l: l, d: d, scratch: &product) }
                 for i in 0..<l { eigenvalues[c * l + i] = T(plan.exactEigenvalues[i]) }
-                clippedCounts[c] = plan.clipped
+                clippedCounts[c] += T(plan.clipped)
             }
         }
-        return clippedCounts.reduce(0, +)
     }
 
     /// A ← Rᵀ A for the contiguous l×d block A (R l×l row-major).

@@ -93,6 +93,27 @@ extension CPUBackend {
         } }
     }
 
+    public func tallyLogDensity(_ logDensity: CPUBuffer, rows: Int, into tally: CPUBuffer) throws {
+        switch precision {
+        case .single: Self.tallyLogDensity(logDensity.values(Float.self), rows, tally.values(Float.self))
+        case .double: Self.tallyLogDensity(logDensity.values(Double.self), rows, tally.values(Double.self))
+        }
+    }
+
+    /// The batch summed in float64, then added to the tally with Kahan's compensation in two
+    /// parts (its value in T and the remainder), as the kernel does.
+    static func tallyLogDensity<T: CPUScalar>(_ logDensity: UnsafeMutablePointer<T>, _ rows: Int, _ tally: UnsafeMutablePointer<T>) {
+        var batch = 0.0
+        for n in 0..<rows { batch += Double(logDensity[n]) }
+        let high = T(batch)
+        for part in [high, T(batch - Double(high))] {
+            let y = part - tally[1]
+            let t = tally[0] + y
+            tally[1] = (t - tally[0]) - y
+            tally[0] = t
+        }
+    }
+
     public func columnSums(_ matrix: CPUBuffer, rows: Int, columns: Int, into totals: CPUBuffer) throws {
         switch precision {
         case .single: Self.columnSums(matrix.values(Float.self), rows, columns, totals.values(Float.self))

@@ -27,14 +27,26 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let programFromCache: Bool
     /// Per-kernel device times, when opened with `profile: true`.
     public let profile: KernelProfile?
+    /// Whether per-component constants and reductions run in float64 (the device has
+    /// cl_khr_fp64 and float32 was not asked for), and the bytes of that type.
+    public let usesDoublePrecision: Bool
+    var realBytes: Int { usesDoublePrecision ? 8 : 4 }
+    /// Reads that waited for the device so far (a training step should make none).
+    public private(set) var blockingReads = 0
+    /// Host copies of the last two writes, each until its transfer has finished: a write returns
+    /// at once, so the host prepares the next batch while the device computes the current one.
+    private var staging = [StagingSlot(), StagingSlot()]
+    private var nextSlot = 0
 
     /// Opens `device` (nil: the first GPU, else the first device) and builds the kernels from
     /// `source`, or loads them from `cache` (nil: always compile); a kernel that does not build
-    /// throws with the compiler's log.
+    /// throws with the compiler's log. `float32`: no float64 in any kernel even where the device
+    /// has it (OpenCL cannot tell how fast a device's float64 is; consumer GPUs run it at 1/32–1/64).
     public init(device index: Int? = nil, source: String = KernelSources.mfa, cache: ProgramCache? = .standard,
-                profile: Bool = false) throws {
+                profile: Bool = false, float32: Bool = false) throws {
         self.profile = profile ? KernelProfile() : nil
         device = try OpenCLDevices.select(index)
+        usesDoublePrecision = device.hasDoublePrecision && !float32
         ledger = MemoryLedger(capacity: device.globalMemory)
         var status: cl_int = 0
         var id: cl_device_id? = device.id
@@ -49,7 +61,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         self.queue = queue
         do {
-            let options = "-DMAX_LATENT=\(Self.maxLatent)"
+            let options = "-DMAX_LATENT=\(Self.maxLatent)" + (usesDoublePrecision ? "" : " -DFORCE_FP32")
             let opened = device
             var loaded: cl_program?
             var cachePath: String?
@@ -89,6 +101,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     deinit {
+        clFinish(queue)
+        for slot in staging { slot.release() }
         for kernel in kernels.values { clReleaseKernel(kernel) }
         clReleaseProgram(program)
         clReleaseCommandQueue(queue)
@@ -116,7 +130,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         return program
     }
 
-    public var name: String { "opencl (\(device.name), \(device.platform))" }
+    public var name: String { "opencl (\(device.name), \(device.platform)\(usesDoublePrecision ? "" : ", float32 only"))" }
 
     // MARK: Buffers
 
@@ -141,16 +155,25 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         return buffer
     }
 
+    /// Copies `values` into a staging slot and enqueues the transfer without waiting for it; the
+    /// slot is reused two writes later, once its transfer's event has completed.
     public func write(_ values: UnsafeBufferPointer<Float>, to buffer: OpenCLBuffer, offset: Int) throws {
-        guard !values.isEmpty else { return }
+        guard !values.isEmpty, let source = values.baseAddress else { return }
         try checkRange(buffer, offset, values.count)
-        try check(clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_TRUE), offset * 4, values.count * 4, values.baseAddress,
-                                       0, nil, nil), "writing to the device")
+        let slot = staging[nextSlot]
+        nextSlot = (nextSlot + 1) % staging.count
+        try slot.prepare(bytes: values.count * 4)
+        slot.memory!.copyMemory(from: source, byteCount: values.count * 4)
+        var event: cl_event?
+        try check(clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_FALSE), offset * 4, values.count * 4, slot.memory,
+                                       0, nil, &event), "writing to the device")
+        slot.event = event
     }
 
     public func read(_ buffer: OpenCLBuffer, offset: Int, into values: UnsafeMutableBufferPointer<Float>) throws {
         guard !values.isEmpty else { return }
         try checkRange(buffer, offset, values.count)
+        blockingReads += 1
         try check(clEnqueueReadBuffer(queue, buffer.memory, cl_bool(CL_TRUE), offset * 4, values.count * 4, values.baseAddress,
                                       0, nil, nil), "reading from the device")
     }
@@ -239,4 +262,32 @@ enum Kernel: String, CaseIterable, Sendable {
     case momentumUpdate = "momentum_update", clipLogPrecision = "clip_log_precision", innerMatrices = "inner_matrices"
     case rotateLoadings = "rotate_loadings", prepareRows = "prepare_rows", prepareConstants = "prepare_constants"
     case latentSecondMoments = "latent_second_moments", tieIsotropic = "tie_isotropic", tieShared = "tie_shared"
+    case projectComponents = "project_components", tallyLogDensity = "tally_log_density"
+}
+
+/// Host memory a non-blocking write reads from, and the event of that write.
+final class StagingSlot {
+    var memory: UnsafeMutableRawPointer?
+    var bytes = 0
+    var event: cl_event?
+
+    /// Waits for the slot's last transfer, then makes room for `count` bytes.
+    func prepare(bytes count: Int) throws {
+        if let pending = event {
+            event = nil
+            defer { clReleaseEvent(pending) }
+            var list: cl_event? = pending
+            try check(clWaitForEvents(1, &list), "waiting for a transfer to the device")
+        }
+        guard count > bytes else { return }
+        memory?.deallocate()
+        memory = .allocate(byteCount: count, alignment: 64)
+        bytes = count
+    }
+
+    /// After the queue has finished.
+    func release() {
+        if let event { clReleaseEvent(event) }
+        memory?.deallocate()
+    }
 }

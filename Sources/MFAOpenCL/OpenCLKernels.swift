@@ -63,12 +63,13 @@ extension OpenCLBackend {
         }
     }
 
-    /// The clipping and M_k on the device; each l×l eigendecomposition on the host
-    /// (`ProjectionPlan`, shared with the CPU backend); the rotations back on the device.
+    /// The whole projection on the device, nothing read back: clipping, M_k (`inner_matrices`),
+    /// the eigendecompositions and clipping of λ (`project_components`, the host's
+    /// `ProjectionPlan` line for line), and the rotations.
     public func project(_ parameters: OpenCLBuffer, firstMoment: OpenCLBuffer?, secondMoment: OpenCLBuffer?,
-                        components: OpenCLBuffer, shape: MixtureShape, options: ProjectionOptions) throws -> Int {
+                        components: OpenCLBuffer, shape: MixtureShape, options: ProjectionOptions) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
-        let layout = ParameterLayout(shape: shape)
+        let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
         guard l <= Self.maxLatent else {
             throw MFAError.invalidArgument("the OpenCL backend supports l ≤ \(Self.maxLatent) (got \(l))")
         }
@@ -80,34 +81,26 @@ extension OpenCLBackend {
         try launch(.clipLogPrecision, global: [k * d],
                    [.buffer(parameters), .int(layout.logPrecision.lowerBound), .float(options.logPrecisionRange.lowerBound),
                     .float(options.logPrecisionRange.upperBound)])
-        guard l > 0 else { return 0 }
-        let innerBuffer = try scratchBuffer("inner", count: k * l * l)
+        guard l > 0 else { return }
+        let realFloats = realBytes / MemoryLayout<Float>.size
+        let inner = try scratchBuffer("inner", count: k * l * l * realFloats)
+        let vectors = try scratchBuffer("vectors", count: k * l * l * realFloats)
+        let rotations = try scratchBuffer("rotations", count: k * l * l)
         try launch(.innerMatrices, global: [l, k], [.buffer(parameters), .int(k), .int(d), .int(l), .int(layout.logPrecision.lowerBound),
-                                                   .int(layout.loadings.lowerBound), .buffer(innerBuffer)])
-        var inner = [Float](repeating: 0, count: k * l * l)
-        try inner.withUnsafeMutableBufferPointer { try read(innerBuffer, offset: 0, into: $0) }
-        var rotations = [Float](repeating: 0, count: k * l * l)
-        var eigenvalues = [Float](repeating: 0, count: k * l)
-        var clipped = 0
-        for c in 0..<k {
-            let plan = try ProjectionPlan(inner: inner[(c * l * l)..<((c + 1) * l * l)].map(Double.init), latent: l,
-                                          eigenvalueFloor: options.eigenvalueFloor, component: c)
-            rotations.replaceSubrange((c * l * l)..<((c + 1) * l * l), with: plan.rotation)
-            eigenvalues.replaceSubrange((c * l)..<((c + 1) * l), with: plan.eigenvalues)
-            clipped += plan.clipped
-        }
-        let rotationBuffer = try scratchBuffer("rotations", count: k * l * l)
-        try rotations.withUnsafeBufferPointer { try write($0, to: rotationBuffer, offset: 0) }
-        try eigenvalues.withUnsafeBufferPointer {
-            try write($0, to: components, offset: ComponentLayout(shape: shape).eigenvalues.lowerBound)
-        }
-        let loadings = layout.loadings.lowerBound
+                                                   .int(layout.loadings.lowerBound), .buffer(inner)])
+        try launch(.projectComponents, global: [k],
+                   [.buffer(inner), .buffer(vectors), .buffer(rotations), .buffer(components), .int(k), .int(l),
+                    .int(cl.eigenvalues.lowerBound), .int(cl.clipped.lowerBound), .float(Float(options.eigenvalueFloor))])
         for (buffer, square) in [(parameters, false), (firstMoment, false), (secondMoment, true)] {
             guard let buffer else { continue }
             try launch(.rotateLoadings, global: [d, k],
-                       [.buffer(buffer), .int(loadings), .buffer(rotationBuffer), .int(d), .int(l), .int(square ? 1 : 0)])
+                       [.buffer(buffer), .int(layout.loadings.lowerBound), .buffer(rotations), .int(d), .int(l), .int(square ? 1 : 0)])
         }
-        return clipped
+    }
+
+    public func tallyLogDensity(_ logDensity: OpenCLBuffer, rows: Int, into tally: OpenCLBuffer) throws {
+        try launch(.tallyLogDensity, global: [reductionSize], local: [reductionSize],
+                   [.buffer(logDensity), .int(rows), .buffer(tally), .local(reductionSize * realBytes)])
     }
 
     public func prepareComponents(_ parameters: OpenCLBuffer, components: OpenCLBuffer, shape: MixtureShape) throws {
@@ -121,7 +114,7 @@ extension OpenCLBackend {
                    [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l)] + thetaOffsets(shape)
                    + [.int(cl.offsets.lowerBound),
                     .int(cl.latentShift.lowerBound), .int(cl.weights.lowerBound), .int(cl.eigenvalues.lowerBound),
-                    .local(reductionSize * (device.hasDoublePrecision ? 8 : 4))])
+                    .local(reductionSize * realBytes)])
     }
 
     /// θ's group offsets as the kernels take them (means, log-precision, loadings, logits): the

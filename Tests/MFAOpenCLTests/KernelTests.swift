@@ -118,7 +118,7 @@ extension OpenCL { @Suite @MainActor struct KernelTests {
         }
     }
 
-    @Test("tie_isotropic, tie_shared, clip_log_precision, inner_matrices and rotate_loadings (the projection)",
+    @Test("tie_isotropic, tie_shared, clip_log_precision, inner_matrices, project_components and rotate_loadings (the projection)",
           arguments: NoiseStructure.allCases)
     func projection(noise: NoiseStructure) throws {
         let gpu = try device.get(), cpu = CPUBackend()
@@ -128,13 +128,33 @@ extension OpenCL { @Suite @MainActor struct KernelTests {
         let theta = try Twin(thetaValues, on: gpu), comp = try Twin(componentValues(seed: 23), on: gpu)
         let m = try Twin(values(layout.count, seed: 24), on: gpu), v = try Twin(values(layout.count, seed: 25, low: 0, high: 1), on: gpu)
         let options = ProjectionOptions(eigenvalueFloor: 1e-2, logPrecisionRange: -0.5...0.5, noise: noise)
-        let clippedCPU = try cpu.project(theta.cpu, firstMoment: m.cpu, secondMoment: v.cpu, components: comp.cpu, shape: shape, options: options)
-        let clippedGPU = try gpu.project(theta.gpu, firstMoment: m.gpu, secondMoment: v.gpu, components: comp.gpu, shape: shape, options: options)
-        #expect(clippedCPU == clippedGPU && clippedCPU > 0)
+        let counts = ComponentLayout(shape: shape).clipped
+        let before = counts.reduce(Float(0)) { $0 + comp.cpu.pointer[$1] }
+        try cpu.project(theta.cpu, firstMoment: m.cpu, secondMoment: v.cpu, components: comp.cpu, shape: shape, options: options)
+        try gpu.project(theta.gpu, firstMoment: m.gpu, secondMoment: v.gpu, components: comp.gpu, shape: shape, options: options)
+        #expect(counts.reduce(Float(0)) { $0 + comp.cpu.pointer[$1] } > before, "some eigenvalues clipped")
         try theta.expectEqual(gpu, atol: 1e-4, rtol: 1e-3, "θ after the projection")
         try m.expectEqual(gpu, atol: 1e-4, rtol: 1e-3, "first moment after the projection")
         try v.expectEqual(gpu, atol: 1e-4, rtol: 1e-3, "second moment after the projection")
         try comp.expectEqual(gpu, atol: 1e-4, rtol: 1e-3, "eigenvalues")
+    }
+
+    @Test("tally_log_density: Kahan-compensated batch sums, and a NaN density poisons the tally")
+    func tallyLogDensity() throws {
+        let gpu = try device.get(), cpu = CPUBackend()
+        let densities = try Twin(values(77, seed: 40, low: -3000, high: 2000), on: gpu)
+        let tally = try Twin([0, 0], on: gpu)
+        for _ in 0..<3 {
+            try cpu.tallyLogDensity(densities.cpu, rows: 77, into: tally.cpu)
+            try gpu.tallyLogDensity(densities.gpu, rows: 77, into: tally.gpu)
+        }
+        try tally.expectEqual(gpu, atol: 1e-3, rtol: 1e-6, "tally")
+        let exact = 3 * (0..<77).reduce(0.0) { $0 + Double(densities.cpu.pointer[$1]) }
+        let held = try read(gpu, tally.gpu, count: 2)
+        #expect(abs(Double(held[0]) - Double(held[1]) - exact) < 1e-3 * abs(exact) / 1e4, "\(held) vs \(exact)")
+        let poisoned = try Twin([1, .nan, 2], on: gpu)
+        try gpu.tallyLogDensity(poisoned.gpu, rows: 3, into: tally.gpu)
+        #expect(!(try read(gpu, tally.gpu, count: 2)[0]).isFinite)
     }
 
     @Test("prepare_rows and prepare_constants") func prepareComponents() throws {

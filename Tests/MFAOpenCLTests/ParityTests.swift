@@ -8,6 +8,8 @@ import Testing
 /// the suite runs serialized because a cl_kernel's arguments are not thread-safe. It compiles
 /// from source (no program cache): the kernel tests check what the compiler made of mfa.cl.
 let device = Result { try OpenCLBackend(cache: nil) }
+/// The same device with no float64 in any kernel (`--opencl-fp32`): the path of devices without cl_khr_fp64.
+let float32Device = Result { try OpenCLBackend(cache: nil, float32: true) }
 
 func randomModel(_ shape: MixtureShape, seed: UInt64) throws -> MixtureModel {
     var random = RandomGenerator(seed: seed)
@@ -50,10 +52,11 @@ extension OpenCL { @Suite struct ParityTests {
     /// Shapes with l = 0, odd d, K not a multiple of the work-group size, partial batches.
     static let cases: [(k: Int, d: Int, l: Int, rows: Int)] = [(1, 5, 0, 7), (3, 9, 2, 33), (7, 16, 4, 64), (70, 13, 3, 100), (5, 31, 1, 1)]
 
-    @Test("Log-likelihoods, responsibilities, gradients and an optimizer step equal the CPU backend's",
-          arguments: cases.indices)
-    func stepMatchesCPU(index: Int) throws {
-        let gpu = try device.get()
+    @Test("Log-likelihoods, responsibilities, gradients and an optimizer step equal the CPU backend's, with float64 constants and float32 only",
+          arguments: cases.indices, [false, true])
+    func stepMatchesCPU(index: Int, float32: Bool) throws {
+        let gpu = try (float32 ? float32Device : device).get()
+        #expect(gpu.usesDoublePrecision == !float32 || !gpu.device.hasDoublePrecision)
         let (k, d, l, rows) = Self.cases[index]
         let shape = try MixtureShape(components: k, dimension: d, latent: l)
         let model = try randomModel(shape, seed: UInt64(index))
@@ -86,6 +89,39 @@ extension OpenCL { @Suite struct ParityTests {
         expectClose(try read(gpu, gpuSession.engine.parameters, count: layout.count),
                     try read(cpuSession.engine.backend, cpuSession.engine.parameters, count: layout.count),
                     atol: 1e-4, rtol: 1e-3, "θ after one step")
+    }
+
+    @Test("An SGD step reads nothing back from the device; settling reads the tallies once, and they equal the CPU's")
+    func stepsReadNothing() throws {
+        let gpu = try device.get()
+        let shape = try MixtureShape(components: 6, dimension: 12, latent: 3)
+        let model = try randomModel(shape, seed: 11)
+        let data = try randomData(rows: 200, columns: 12, seed: 12)
+        var options = TrainingOptions()
+        options.batchSize = 40
+        let strategies = (cpu: try SGDStrategy(backend: CPUBackend(), start: try model.precisionParameters(), data: data,
+                                               options: options, totalSteps: 100),
+                          gpu: try SGDStrategy(backend: gpu, start: try model.precisionParameters(), data: data,
+                                               options: options, totalSteps: 100))
+        func steps<B: Backend>(_ strategy: SGDStrategy<B>) throws {
+            for batch in 0..<5 {
+                try strategy.engine.loadBatch(data, rows: (batch * 40)..<((batch + 1) * 40))
+                try strategy.beginBatch(BatchShare(rows: 40, whole: true))
+                #expect(try strategy.accumulate() == 0)
+                #expect(try strategy.update(reducer: SingleProcess()) == 0)
+            }
+        }
+        try steps(strategies.cpu)
+        let before = gpu.blockingReads
+        try steps(strategies.gpu)
+        #expect(gpu.blockingReads == before, "\(gpu.blockingReads - before) blocking reads in 5 steps")
+        let (cpuSettled, gpuSettled) = (try strategies.cpu.settle(), try strategies.gpu.settle())
+        #expect(gpu.blockingReads == before + 2, "settling reads the log-likelihood tally and the clipped counts")
+        #expect(abs(cpuSettled.logLikelihood - gpuSettled.logLikelihood) < 1e-3 * abs(cpuSettled.logLikelihood))
+        #expect(cpuSettled.clipped == gpuSettled.clipped)
+        // The tally holds the five batches' log-likelihoods before each step: what the forward passes give.
+        let again = try strategies.gpu.settle()
+        #expect(again.logLikelihood == 0 && again.clipped == 0)
     }
 
     @Test("A short training run from the same seed ends with nearly the same model")

@@ -21,7 +21,7 @@ final class FaultyBackend: Backend {
         try base.expandBatch(batch, rows: rows, dimension: dimension, into: expanded)
     }
     func project(_ parameters: CPUBuffer, firstMoment: CPUBuffer?, secondMoment: CPUBuffer?, components: CPUBuffer,
-                 shape: MixtureShape, options: ProjectionOptions) throws -> Int {
+                 shape: MixtureShape, options: ProjectionOptions) throws {
         try base.project(parameters, firstMoment: firstMoment, secondMoment: secondMoment, components: components, shape: shape, options: options)
     }
     func prepareComponents(_ parameters: CPUBuffer, components: CPUBuffer, shape: MixtureShape) throws {
@@ -37,6 +37,9 @@ final class FaultyBackend: Backend {
     }
     func columnSums(_ matrix: CPUBuffer, rows: Int, columns: Int, into totals: CPUBuffer) throws {
         try base.columnSums(matrix, rows: rows, columns: columns, into: totals)
+    }
+    func tallyLogDensity(_ logDensity: CPUBuffer, rows: Int, into tally: CPUBuffer) throws {
+        try base.tallyLogDensity(logDensity, rows: rows, into: tally)
     }
     func latentSecondMoments(responsibilities: CPUBuffer, latents: CPUBuffer, shape: MixtureShape, rows: Int, into moments: CPUBuffer) throws {
         try base.latentSecondMoments(responsibilities: responsibilities, latents: latents, shape: shape, rows: rows, into: moments)

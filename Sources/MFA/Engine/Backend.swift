@@ -28,11 +28,13 @@ public protocol Backend: AnyObject {
     /// to `options.noise` (its mean over d for isotropic noise, over k for shared), clips it into
     /// `options.logPrecisionRange`, eigendecomposes M_k = O diag(λ) Oᵀ, rotates Γ_k ← Γ_k O
     /// (and the optimizer moments with it: first ← first·O, second ← second·(O∘O)), then scales
-    /// every column with λ_i < τ by √((1−τ)/(1−λ_i)) so that λ_i = τ. Writes λ into
-    /// `components[layout.eigenvalues]`. With τ = 0 nothing is clipped and a λ_i ≤ 0 throws.
-    /// Returns how many eigenvalues were clipped.
+    /// every column with λ_i < τ by √((1−τ)/(1−λ_i)) so that λ_i = τ (`ProjectionPlan`, with the
+    /// shared eigensolver `SymmetricJacobi`). Writes λ into `components[layout.eigenvalues]` and
+    /// adds the number clipped per component into `components[layout.clipped]`; a component whose
+    /// M_k is not finite, or with τ = 0 has a λ_i ≤ 0, gets NaN there and keeps its Γ_k. Nothing
+    /// is read back: the engine reads the counts when it reports (`MixtureEngine.drainClipped`).
     func project(_ parameters: Buffer, firstMoment: Buffer?, secondMoment: Buffer?, components: Buffer,
-                 shape: MixtureShape, options: ProjectionOptions) throws -> Int
+                 shape: MixtureShape, options: ProjectionOptions) throws
 
     /// Fills the `ComponentLayout` fields (all but eigenvalues) from θ, assuming θ is canonical
     /// (M_k = diag(λ_k), as `project` leaves it).
@@ -49,6 +51,11 @@ public protocol Backend: AnyObject {
     /// weighted[n] = [s·r[n,k]·z[n,k,:] for all k | s·r[n,k] for all k]   (rows × K(l+1))
     func weightLatents(responsibilities: Buffer, latents: Buffer, shape: MixtureShape, rows: Int, scale: Float,
                        into weighted: Buffer) throws
+
+    /// tally[0] += Σ_n logDensity[n] over `rows`, Kahan-compensated in tally[1] (the sum is
+    /// tally[0] − tally[1]): an epoch's log-likelihood kept on the device to near-float64
+    /// accuracy and read only when reported. A non-finite density makes the sum non-finite.
+    func tallyLogDensity(_ logDensity: Buffer, rows: Int, into tally: Buffer) throws
 
     /// totals[c] = Σ_n matrix[n, c]
     func columnSums(_ matrix: Buffer, rows: Int, columns: Int, into totals: Buffer) throws

@@ -38,6 +38,8 @@ public enum ParameterGroup: String, CaseIterable, Sendable {
 ///     scaledLoadings [K, l, d] (E_k⁻¹ Γ_k M_k⁻¹)ᵀ, laid out like the loadings
 ///     weights        [K]       π
 ///     eigenvalues    [K, l]    λ: M_k = diag(λ_k) once the projection has rotated Γ_k
+///     clipped        [K]       eigenvalues the projections clipped to τ since the engine last
+///                              read them (NaN marks a fault), so no step has to read anything back
 public struct ComponentLayout: Hashable, Sendable {
     public let shape: MixtureShape
     public init(shape: MixtureShape) { self.shape = shape }
@@ -52,5 +54,6 @@ public struct ComponentLayout: Hashable, Sendable {
     public var scaledLoadings: Range<Int> { leverage.upperBound..<(leverage.upperBound + d * kl) }
     public var weights: Range<Int> { scaledLoadings.upperBound..<(scaledLoadings.upperBound + k) }
     public var eigenvalues: Range<Int> { weights.upperBound..<(weights.upperBound + kl) }
-    public var count: Int { eigenvalues.upperBound }
+    public var clipped: Range<Int> { eigenvalues.upperBound..<(eigenvalues.upperBound + k) }
+    public var count: Int { clipped.upperBound }
 }

@@ -29,6 +29,10 @@ public final class MixtureEngine<B: Backend> {
     let latents: B.Buffer
     public let logDensity: B.Buffer
     public let responsibilities: B.Buffer
+    /// The log-likelihood of the batches since the last `drainLogLikelihood`, on the device
+    /// (`Backend.tallyLogDensity`), and how many rows it holds.
+    let tally: B.Buffer
+    private var tallyRows = 0
     private lazy var gradientWork = Result { try GradientBuffers(backend: backend, shape: shape, capacity: capacity) }
     private var staging: [Float]
     /// Rows in the current batch.
@@ -56,6 +60,7 @@ public final class MixtureEngine<B: Backend> {
         latents = try backend.makeBuffer(count: max(capacity * k * l, 1))
         logDensity = try backend.makeBuffer(count: capacity)
         responsibilities = try backend.makeBuffer(count: capacity * k)
+        tally = try backend.makeBuffer(count: 2)
         staging = [Float](repeating: 0, count: capacity * d)
     }
 
@@ -70,6 +75,9 @@ public final class MixtureEngine<B: Backend> {
         let theta = pack(model)
         try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
         try refresh(options: options, firstMoment: nil, secondMoment: nil)
+        guard try drainClipped().isFinite else {
+            throw MFAError.numerical("the model has a component whose M = I − ΓᵀE⁻¹Γ is not finite or not positive definite")
+        }
     }
 
     /// Writes a covariance-form model into θ already canonical, in float64 where the backend
@@ -101,13 +109,23 @@ public final class MixtureEngine<B: Backend> {
         return (try precisionParameters(), exact.eigenvalues.map(Float.init))
     }
 
-    /// Projects θ and derives the per-component quantities; returns the clipped eigenvalue count.
-    @discardableResult
-    public func refresh(options: ProjectionOptions, firstMoment: B.Buffer?, secondMoment: B.Buffer?) throws -> Int {
-        let clipped = try backend.project(parameters, firstMoment: firstMoment, secondMoment: secondMoment,
-                                          components: components, shape: shape, options: options)
+    /// Projects θ and derives the per-component quantities, reading nothing back (the clipped
+    /// counts add up on the device until `drainClipped`).
+    public func refresh(options: ProjectionOptions, firstMoment: B.Buffer?, secondMoment: B.Buffer?) throws {
+        try backend.project(parameters, firstMoment: firstMoment, secondMoment: secondMoment,
+                            components: components, shape: shape, options: options)
         try backend.prepareComponents(parameters, components: components, shape: shape)
-        return clipped
+    }
+
+    /// The eigenvalues the projections clipped since the last call (NaN if a projection met a
+    /// component whose M_k was not finite or, unfloored, not positive definite), and the counts reset.
+    public func drainClipped() throws -> Double {
+        let range = componentLayout.clipped
+        let counts = try readDoubles(components, offset: range.lowerBound, count: range.count)
+        try [Float](repeating: 0, count: range.count).withUnsafeBufferPointer {
+            try backend.write($0, to: components, offset: range.lowerBound)
+        }
+        return counts.reduce(0, +)
     }
 
     /// θ read back, in the data's units.
@@ -296,6 +314,30 @@ public final class MixtureEngine<B: Backend> {
     public func readLogDensity() throws -> [Double] {
         let jacobian = Double(shape.dimension) * Foundation.log(Double(scale))
         return try readDoubles(logDensity, count: rows).map { $0 - jacobian }
+    }
+
+    /// Adds the current batch's log-likelihood (after `forward`) to the device's tally.
+    public func tallyBatch() throws {
+        try backend.tallyLogDensity(logDensity, rows: rows, into: tally)
+        tallyRows += rows
+    }
+
+    /// The summed log-likelihood of the batches tallied since the last call, in the data's
+    /// units, and the tally reset: one read.
+    public func drainLogLikelihood() throws -> Double {
+        let sums = try readDoubles(tally, count: 2)
+        let jacobian = Double(shape.dimension) * Foundation.log(Double(scale)) * Double(tallyRows)
+        try resetTallies()
+        return sums[0] - sums[1] - jacobian
+    }
+
+    /// Forgets what the tallies and clipped counts hold (a roll-back or a restored state).
+    public func resetTallies() throws {
+        tallyRows = 0
+        try [Float](repeating: 0, count: 2).withUnsafeBufferPointer { try backend.write($0, to: tally, offset: 0) }
+        try [Float](repeating: 0, count: componentLayout.clipped.count).withUnsafeBufferPointer {
+            try backend.write($0, to: components, offset: componentLayout.clipped.lowerBound)
+        }
     }
 
     /// The current batch's responsibilities, [rows, K].

@@ -46,27 +46,35 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
         gradient.begin(batch, shape: engine.shape)
     }
 
+    /// The pass; its log-likelihood stays on the device (`settle` reads it), so that a step on a
+    /// whole batch reads nothing back.
     public func accumulate() throws -> Double {
         try engine.forward()
-        let logLikelihood = try engine.readLogDensity().reduce(0, +)
+        try engine.tallyBatch()
         try gradient.add(engine)
-        return logLikelihood
+        return 0
     }
 
     public func update(reducer: any Reducer) throws -> Int {
         let gradient = try gradient.finish(engine, reducer: reducer)
         try engine.backend.applyUpdate(optimizerUpdate(), parameters: engine.parameters, gradient: gradient,
                                        firstMoment: firstMoment, secondMoment: secondMoment)
-        return try engine.refresh(options: projection, firstMoment: firstMoment, secondMoment: secondMoment)
+        try engine.refresh(options: projection, firstMoment: firstMoment, secondMoment: secondMoment)
+        return 0
     }
 
-    /// One step on the batch in the engine (`accumulate`, then `update`): the batch's summed
-    /// log-likelihood before the step, and how many eigenvalues the projection clipped.
+    public func settle() throws -> (logLikelihood: Double, clipped: Double) {
+        (try engine.drainLogLikelihood(), try engine.drainClipped())
+    }
+
+    /// One step on the batch in the engine (`accumulate`, `update`, then `settle`): the batch's
+    /// summed log-likelihood before the step, and how many eigenvalues the projection clipped.
     @discardableResult
-    public func step() throws -> (logLikelihood: Double, clipped: Int) {
+    public func step() throws -> (logLikelihood: Double, clipped: Double) {
         try beginBatch(BatchShare(rows: engine.rows, whole: true))
-        let logLikelihood = try accumulate()
-        return (logLikelihood, try update(reducer: SingleProcess()))
+        _ = try accumulate()
+        _ = try update(reducer: SingleProcess())
+        return try settle()
     }
 
     /// Re-seeds dead components after each epoch of the first half, with a generator of its own
@@ -122,6 +130,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
             try backend.write($0, to: engine.components, offset: engine.componentLayout.eigenvalues.lowerBound)
         }
         try backend.prepareComponents(engine.parameters, components: engine.components, shape: engine.shape)
+        try engine.resetTallies()
         stepCount = try state.integer("step")
         learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
     }

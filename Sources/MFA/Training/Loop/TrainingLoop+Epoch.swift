@@ -68,6 +68,7 @@ extension TrainingLoop {
             if stopping { control.stopAgreed(Int32(stop[0])) }
             if let save = control.save,
                stopping || control.checkpointEvery.map({ strategy.stepCount % $0 == 0 }) == true {
+                try settle(strategy, into: &position)  // no checkpoint holds a fault
                 // Every process gets here together (the decision is the same everywhere): the
                 // partial sums are added up, and the saving process writes them.
                 var state = try strategy.save()
@@ -84,7 +85,23 @@ extension TrainingLoop {
                     : "stopped at step \(strategy.stepCount); the checkpoint holds it")
             }
         }
+        try settle(strategy, into: &position)
         return position
+    }
+
+    /// Adds what the strategy kept on the device to the epoch's figures (the log-likelihood added
+    /// up across processes; θ, and so the clipped count, is the same on every process); a
+    /// non-finite figure is a fault the epoch rolls back from.
+    private func settle<T: TrainingStrategy>(_ strategy: T, into position: inout EpochPosition) throws {
+        let settled = try strategy.settle()
+        var logLikelihood = [settled.logLikelihood]
+        if reducer.processes > 1 { try reducer.sum(&logLikelihood) }
+        guard logLikelihood[0].isFinite else { throw NumericalFault(message: "non-finite log-likelihood") }
+        guard settled.clipped.isFinite else {
+            throw NumericalFault(message: "non-finite parameters (an M = I − ΓᵀE⁻¹Γ with non-finite entries)")
+        }
+        position.logLikelihoodSum += logLikelihood[0]
+        position.clipped += Int(settled.clipped)
     }
 }
 

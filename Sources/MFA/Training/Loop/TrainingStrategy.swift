@@ -31,6 +31,11 @@ public protocol TrainingStrategy: AnyObject {
     /// Applies what `accumulate` gathered, with its sums first added up across processes by
     /// `reducer` (the loop's one reduction point); returns how many eigenvalues were clipped.
     func update(reducer: any Reducer) throws -> Int
+    /// What the strategy kept on the device since the last call instead of returning it from
+    /// `accumulate` and `update` (SGD: so that a step reads nothing back): the summed
+    /// log-likelihood and the clipped count, NaN where a fault was found. The loop settles before
+    /// every checkpoint and at the end of every epoch, and rolls back on a non-finite figure.
+    func settle() throws -> (logLikelihood: Double, clipped: Double)
     /// After an epoch's last batch: EM's M-step on the reduced statistics, SGD's re-seeding of
     /// dead components. Returns how many components were re-seeded.
     func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int
@@ -54,6 +59,7 @@ public protocol TrainingStrategy: AnyObject {
 
 extension TrainingStrategy {
     public var partialSums: [String] { [] }
+    public func settle() throws -> (logLikelihood: Double, clipped: Double) { (0, 0) }
 }
 
 /// A strategy's state as named arrays, for checkpoints and roll-back snapshots: float32 arrays
