@@ -3,15 +3,29 @@
 // component buffer are Sources/MFA/Layouts.swift's, passed in as offsets. The CPU backend's loops
 // are the reference each kernel is tested against.
 //
-// Host-set defines: MAX_LATENT (the largest l a work-item keeps in registers).
+// Host-set defines: MAX_LATENT (the largest l a work-item keeps in registers); USE_FP64 where the
+// device has cl_khr_fp64 and float32 was not asked for (the host sizes real_t buffers by it).
 
-#if defined(cl_khr_fp64) && !defined(FORCE_FP32)
+#ifdef USE_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real_t;   // per-component constants in float64 where the device has it (DESIGN.md §2)
 #define JACOBI_TOLERANCE 1e-14
 #else
 typedef float real_t;    // no cl_khr_fp64, or --opencl-fp32: float32 with compensated sums
 #define JACOBI_TOLERANCE 1e-6f
+#endif
+
+// sum += x in real_t; in float32 with Kahan's compensation carried in `lost` (so that sums over d
+// and over rows keep about float64's accuracy on devices without it). `lost` is unused in float64.
+#ifdef USE_FP64
+#define ACCUMULATE(sum, lost, x) ((sum) += (x))
+#else
+#define ACCUMULATE(sum, lost, x) do {                    \
+        const float term_ = (x) - (lost);                 \
+        const float next_ = (sum) + term_;                \
+        (lost) = (next_ - (sum)) - term_;                 \
+        (sum) = next_;                                    \
+    } while (0)
 #endif
 
 #ifndef MAX_LATENT
@@ -83,24 +97,45 @@ __kernel void weight_latents(__global const float* responsibilities, __global co
     else weighted[row + K * l + c] = w;
 }
 
-// totals[c] = Σ_n matrix[n, c]                 global: (columns)
+// totals[c] = Σ_n matrix[n, c]: a work-group per tile of TILE columns, TILE row lanes each summing
+// every TILE-th row (reads coalesced along the columns), the lanes added by a tree in local memory.
+//                                               global: (columns rounded up to TILE, TILE), local: (TILE, TILE)
+#define TILE 16
 __kernel void column_sums(__global const float* matrix, const int rows, const int columns, __global float* totals) {
-    const int c = get_global_id(0);
+    __local float partial[TILE][TILE];
+    const int column = get_global_id(0), lane = get_local_id(1), slot = get_local_id(0);
     float total = 0.0f;
-    for (int n = 0; n < rows; n++) total += matrix[(size_t)n * columns + c];
-    totals[c] = total;
+    if (column < columns) {
+        for (int n = lane; n < rows; n += TILE) total += matrix[(size_t)n * columns + column];
+    }
+    partial[lane][slot] = total;
+    for (int s = TILE / 2; s > 0; s >>= 1) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lane < s) partial[lane][slot] += partial[lane + s][slot];
+    }
+    if (lane == 0 && column < columns) totals[column] = partial[0][slot];
 }
 
-// moments[k, a, b] = Σ_n r[n,k] z[n,k,a] z[n,k,b]                 global: (l, l, K)
+// moments[k, a, :] = Σ_n r[n,k] z[n,k,a] z[n,k,:]: a work-group per (a, k), its items each summing
+// every size-th row into a private row, the rows added by a tree in local memory.
+//                                               global: (size, l, K), local: (size, 1, 1)
 __kernel void latent_second_moments(__global const float* responsibilities, __global const float* latents,
-                                    const int K, const int l, const int rows, __global float* moments) {
-    const int a = get_global_id(0), b = get_global_id(1), c = get_global_id(2);
-    float total = 0.0f;
-    for (int n = 0; n < rows; n++) {
+                                    const int K, const int l, const int rows, __global float* moments,
+                                    __local float* scratch) {
+    const int lid = get_local_id(0), size = get_local_size(0), a = get_global_id(1), c = get_global_id(2);
+    float row[MAX_LATENT];
+    for (int b = 0; b < l; b++) row[b] = 0.0f;
+    for (int n = lid; n < rows; n += size) {
         __global const float* z = latents + ((size_t)n * K + c) * l;
-        total += responsibilities[(size_t)n * K + c] * z[a] * z[b];
+        const float weight = responsibilities[(size_t)n * K + c] * z[a];
+        for (int b = 0; b < l; b++) row[b] += weight * z[b];
     }
-    moments[((size_t)c * l + a) * l + b] = total;
+    for (int b = 0; b < l; b++) scratch[lid * l + b] = row[b];
+    for (int s = size / 2; s > 0; s >>= 1) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < s) for (int b = 0; b < l; b++) scratch[lid * l + b] += scratch[(lid + s) * l + b];
+    }
+    if (lid == 0) for (int b = 0; b < l; b++) moments[((size_t)c * l + a) * l + b] = scratch[b];
 }
 
 // The gradient of −mean log p for component c, coordinate j (DESIGN.md §2).    global: (d, K)
@@ -109,7 +144,7 @@ __kernel void assemble_gradient(__global const float* theta, __global const floa
                                 __global const float* crossSums, __global const float* squareSums,
                                 __global const float* totals, const int K, const int d, const int l,
                                 const int meansAt, const int logPrecisionAt, const int loadingsAt, const int logitsAt, const int quadraticAt,
-                                const int leverageAt, const int scaledAt, const int weightsAt,
+                                const int leverageAt, const int eigenvaluesAt, const int weightsAt,
                                 __global float* gradient) {
     const int j = get_global_id(0), c = get_global_id(1);
     const int kl = K * l;
@@ -125,7 +160,8 @@ __kernel void assemble_gradient(__global const float* theta, __global const floa
         const size_t row = (size_t)(c * l + i) * d + j;
         const float t = totals[c * l + i];
         gradientMu += theta[loadingsAt + row] * t;
-        gradient[loadingsAt + row] = -(crossSums[row] - mu * t - w * components[scaledAt + row]);
+        const float weightOverLambda = w / components[eigenvaluesAt + c * l + i];
+        gradient[loadingsAt + row] = -(crossSums[row] - mu * t - weightOverLambda * theta[loadingsAt + row] / e);
     }
     gradient[meansAt + index] = gradientMu;
     if (j == 0) gradient[logitsAt + c] = -(w - components[weightsAt + c]);
@@ -157,8 +193,8 @@ __kernel void momentum_update(__global float* theta, __global const float* gradi
 __kernel void tie_isotropic(__global float* theta, const int K, const int d, const int logPrecisionAt) {
     const int c = get_global_id(0);
     __global float* a = theta + logPrecisionAt + (size_t)c * d;
-    real_t total = 0;
-    for (int j = 0; j < d; j++) total += a[j];
+    real_t total = 0, lost = 0;
+    for (int j = 0; j < d; j++) ACCUMULATE(total, lost, a[j]);
     const float mean = (float)(total / d);
     for (int j = 0; j < d; j++) a[j] = mean;
 }
@@ -167,8 +203,8 @@ __kernel void tie_isotropic(__global float* theta, const int K, const int d, con
 __kernel void tie_shared(__global float* theta, const int K, const int d, const int logPrecisionAt) {
     const int j = get_global_id(0);
     __global float* a = theta + logPrecisionAt + j;
-    real_t total = 0;
-    for (int c = 0; c < K; c++) total += a[(size_t)c * d];
+    real_t total = 0, lost = 0;
+    for (int c = 0; c < K; c++) ACCUMULATE(total, lost, a[(size_t)c * d]);
     const float mean = (float)(total / K);
     for (int c = 0; c < K; c++) a[(size_t)c * d] = mean;
 }
@@ -185,13 +221,15 @@ __kernel void inner_matrices(__global const float* theta, const int K, const int
     const int a = get_global_id(0), c = get_global_id(1);
     __global const float* gamma = theta + loadingsAt + (size_t)c * l * d;
     __global const float* logE = theta + logPrecisionAt + (size_t)c * d;
-    real_t row[MAX_LATENT];
-    for (int b = 0; b < l; b++) row[b] = 0;
+    real_t row[MAX_LATENT], lost[MAX_LATENT];
+    for (int b = 0; b < l; b++) row[b] = lost[b] = 0;
     for (int j = 0; j < d; j++) {
         const real_t weighted = (real_t)gamma[(size_t)a * d + j] * (real_t)exp(-logE[j]);
-        for (int b = 0; b < l; b++) row[b] += weighted * (real_t)gamma[(size_t)b * d + j];
+        for (int b = 0; b < l; b++) ACCUMULATE(row[b], lost[b], weighted * (real_t)gamma[(size_t)b * d + j]);
     }
-    for (int b = 0; b < l; b++) inner[(size_t)c * l * l + a * l + b] = (a == b ? 1 : 0) - row[b];
+    // (The identity added apart: a select inside this loop becomes a `freeze` that Oclgrind reads as undefined.)
+    row[a] -= 1;
+    for (int b = 0; b < l; b++) inner[(size_t)c * l * l + a * l + b] = -row[b];
 }
 
 // The l×l part of the projection for component c, as ProjectionPlan and SymmetricJacobi do it on
@@ -202,12 +240,12 @@ __kernel void inner_matrices(__global const float* theta, const int K, const int
 // positive definite; Γ_k is then left as it is: R_k = I).              global: (K)
 __kernel void project_components(__global real_t* inner, __global real_t* vectors, __global float* rotations,
                                  __global float* components, const int K, const int l, const int eigenvaluesAt,
-                                 const int clippedAt, const float floor) {
+                                 const int clippedAt, const float eigenvalueFloor) {
     const int c = get_global_id(0);
     __global real_t* a = inner + (size_t)c * l * l;
     __global real_t* v = vectors + (size_t)c * l * l;
     __global float* r = rotations + (size_t)c * l * l;
-    const real_t tau = floor;
+    const real_t tau = eigenvalueFloor;
     for (int row = 0; row < l; row++) for (int q = 0; q < l; q++) v[row * l + q] = row == q ? 1 : 0;
     for (int sweep = 0; sweep < 32; sweep++) {
         real_t off = 0, diagonal = 0;
@@ -294,8 +332,8 @@ __kernel void project_components(__global real_t* inner, __global real_t* vector
 __kernel void tally_log_density(__global const float* logDensity, const int rows, __global float* tally,
                                 __local real_t* scratch) {
     const int lid = get_local_id(0), size = get_local_size(0);
-    real_t total = 0;
-    for (int n = lid; n < rows; n += size) total += logDensity[n];
+    real_t total = 0, lost = 0;
+    for (int n = lid; n < rows; n += size) ACCUMULATE(total, lost, logDensity[n]);
     scratch[lid] = total;
     REDUCE(scratch, lid, size, ADD)
     if (lid == 0) {
@@ -333,7 +371,7 @@ __kernel void rotate_loadings(__global float* block, const int offset, __global 
 // The per-coordinate quantities of component c (canonical θ: M_k = diag(λ_k)).    global: (d, K)
 __kernel void prepare_rows(__global const float* theta, __global float* components, const int K, const int d,
                            const int l, const int meansAt, const int logPrecisionAt, const int loadingsAt, const int logitsAt, const int quadraticAt,
-                           const int leverageAt, const int scaledAt, const int eigenvaluesAt) {
+                           const int leverageAt, const int eigenvaluesAt) {
     const int j = get_global_id(0), c = get_global_id(1);
     const int index = c * d + j;
     const float e = exp(theta[logPrecisionAt + index]);
@@ -345,7 +383,6 @@ __kernel void prepare_rows(__global const float* theta, __global float* componen
         const float g = theta[loadingsAt + row];
         const float inverseLambda = 1.0f / components[eigenvaluesAt + c * l + i];
         leverage += g * g * inverseLambda;
-        components[scaledAt + row] = g * inverseLambda / e;
     }
     components[leverageAt + index] = leverage;
 }
@@ -358,10 +395,10 @@ __kernel void prepare_constants(__global const float* theta, __global float* com
     const int c = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
     __global const float* mu = theta + meansAt + (size_t)c * d;
     __global const float* a = theta + logPrecisionAt + (size_t)c * d;
-    real_t sumLogE = 0, sumEMuSquared = 0;
+    real_t sumLogE = 0, sumEMuSquared = 0, lostLogE = 0, lostEMuSquared = 0;
     for (int j = lid; j < d; j += size) {
-        sumLogE += a[j];
-        sumEMuSquared += (real_t)exp(a[j]) * (real_t)mu[j] * (real_t)mu[j];
+        ACCUMULATE(sumLogE, lostLogE, a[j]);
+        ACCUMULATE(sumEMuSquared, lostEMuSquared, (real_t)exp(a[j]) * (real_t)mu[j] * (real_t)mu[j]);
     }
     scratch[lid] = sumLogE;
     REDUCE(scratch, lid, size, ADD)
@@ -373,7 +410,8 @@ __kernel void prepare_constants(__global const float* theta, __global float* com
     for (int i = 0; i < l; i++) {
         __global const float* g = theta + loadingsAt + (size_t)(c * l + i) * d;
         real_t shift = 0;
-        for (int j = lid; j < d; j += size) shift += (real_t)g[j] * (real_t)mu[j];
+        real_t lost = 0;
+        for (int j = lid; j < d; j += size) ACCUMULATE(shift, lost, (real_t)g[j] * (real_t)mu[j]);
         barrier(CLK_LOCAL_MEM_FENCE);
         scratch[lid] = shift;
         REDUCE(scratch, lid, size, ADD)

@@ -66,6 +66,14 @@ public final class TimedBackend<Base: Backend>: Backend {
                                    scale: scale, into: weighted)
         }
     }
+    public func updateStep(_ parameters: Buffer, components: Buffer, sums: BatchSums<Buffer>, gradient: Buffer,
+                           update: OptimizerUpdate, firstMoment: Buffer, secondMoment: Buffer?, shape: MixtureShape,
+                           projection: ProjectionOptions) throws {
+        try timed("updateStep") {
+            try base.updateStep(parameters, components: components, sums: sums, gradient: gradient, update: update,
+                                firstMoment: firstMoment, secondMoment: secondMoment, shape: shape, projection: projection)
+        }
+    }
     public func tallyLogDensity(_ logDensity: Buffer, rows: Int, into tally: Buffer) throws {
         try timed("tallyLogDensity") { try base.tallyLogDensity(logDensity, rows: rows, into: tally) }
     }

@@ -2,9 +2,11 @@ import CBLAS
 import Foundation
 import MFA
 
-/// The per-component kernels: the M_k projection and the derived quantities of each component.
+/// The per-component kernels: the gradient's assembly, the M_k projection and the derived
+/// quantities of each component, each written once for one component so that the batch
+/// operations of the Backend protocol and the fused step (`CPUFusedStep.swift`) share them.
 /// θ is component-major (`ParameterLayout`), so each component's rows are contiguous: inner loops
-/// run over d with unit stride, l×l work goes to LAPACKE in float64, l×d products to BLAS.
+/// run over d with unit stride, M_k is built in float64 (dsyrk), l×d products go to BLAS.
 extension CPUBackend {
     public func project(_ parameters: CPUBuffer, firstMoment: CPUBuffer?, secondMoment: CPUBuffer?,
                         components: CPUBuffer, shape: MixtureShape, options: ProjectionOptions) throws {
@@ -21,55 +23,64 @@ extension CPUBackend {
     static func project<T: CPUScalar>(_ theta: UnsafeMutablePointer<T>, _ firstMoment: UnsafeMutablePointer<T>?,
                                       _ secondMoment: UnsafeMutablePointer<T>?, _ components: UnsafeMutablePointer<T>,
                                       _ shape: MixtureShape, _ options: ProjectionOptions) throws {
-        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
-        let layout = ParameterLayout(shape: shape)
-        let logPrecision = theta + layout.logPrecision.lowerBound
-        if options.noise != .diagonal {
+        var options = options
+        if options.noise == .shared {
+            // Tied across components: done here for all, then each component is projected alone.
+            let (k, d) = (shape.components, shape.dimension)
+            let logPrecision = theta + ParameterLayout(shape: shape).logPrecision.lowerBound
             var values = (0..<(k * d)).map { Double(logPrecision[$0]) }
             options.noise.tie(&values, shape: shape)
             for p in 0..<(k * d) { logPrecision[p] = T(values[p]) }
+            options.noise = .diagonal
         }
-        let (low, high) = (T(options.logPrecisionRange.lowerBound), T(options.logPrecisionRange.upperBound))
-        for p in 0..<(k * d) { logPrecision[p] = min(max(logPrecision[p], low), high) }
-        guard l > 0 else { return }
-
-        let tau = options.eigenvalueFloor
-        let eigenvalues = components + ComponentLayout(shape: shape).eigenvalues.lowerBound
-        let clippedCounts = components + ComponentLayout(shape: shape).clipped.lowerBound
-        try forEachChunk(of: k) { range in
-            var scaled = [Double](repeating: 0, count: l * d)
-            var root = [T](repeating: 0, count: d)
-            var inner = [Double](repeating: 0, count: l * l)
-            var rotation = [T](repeating: 0, count: l * l)
-            var squaredRotation = [T](repeating: 0, count: l * l)
-            var product = [T](repeating: 0, count: l * d)
+        try forEachChunk(of: shape.components) { range in
+            var scratch = ComponentScratch<T>(shape)
             for c in range {
-                let offset = layout.loadings.lowerBound + c * l * d
-                let gamma = theta + offset
-                // Ĝ = Γ_kᵀ E^{-1/2} (l×d), M = I − Ĝ Ĝᵀ in float64.
-                for j in 0..<d { root[j] = T.exponential(-0.5 * logPrecision[c * d + j]) }
-                for i in 0..<l { for j in 0..<d { scaled[i * d + j] = Double(gamma[i * d + j] * root[j]) } }
-                for a in 0..<l { for b in 0..<l { inner[a * l + b] = a == b ? 1 : 0 } }
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(l), blasInt(d), -1, scaled, blasInt(d),
-                            1, &inner, blasInt(l))
-                for a in 0..<l { for b in 0..<a { inner[a * l + b] = inner[b * l + a] } }  // dsyrk filled the upper half
-                let plan = ProjectionPlan(inner: inner, latent: l, eigenvalueFloor: tau)
-                guard plan.valid else {
-                    clippedCounts[c] = .nan
-                    continue
-                }
-                for p in 0..<(l * l) {
-                    rotation[p] = T(plan.exactRotation[p])
-                    squaredRotation[p] = rotation[p] * rotation[p]
-                }
-                // Γ_k ← Γ_k R, i.e. Γ_kᵀ ← Rᵀ Γ_kᵀ, and the optimizer moments with it.
-                rotate(gamma, by: rotation, l: l, d: d, scratch: &product)
-                if let first = firstMoment { rotate(first + offset, by: rotation, l: l, d: d, scratch: &product) }
-                if let second = secondMoment { rotate(second + offset, by: squaredRotation, l: l, d: d, scratch: &product) }
-                for i in 0..<l { eigenvalues[c * l + i] = T(plan.exactEigenvalues[i]) }
-                clippedCounts[c] += T(plan.clipped)
+                projectComponent(c, theta, firstMoment, secondMoment, components, shape, options, &scratch)
             }
         }
+    }
+
+    /// The projection of component c (`Backend.project`), isotropic noise tied within it.
+    static func projectComponent<T: CPUScalar>(_ c: Int, _ theta: UnsafeMutablePointer<T>, _ firstMoment: UnsafeMutablePointer<T>?,
+                                               _ secondMoment: UnsafeMutablePointer<T>?, _ components: UnsafeMutablePointer<T>,
+                                               _ shape: MixtureShape, _ options: ProjectionOptions, _ s: inout ComponentScratch<T>) {
+        let (d, l) = (shape.dimension, shape.latent)
+        let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
+        let logPrecision = theta + layout.logPrecision.lowerBound + c * d
+        if options.noise == .isotropic {
+            var total = 0.0
+            for j in 0..<d { total += Double(logPrecision[j]) }
+            for j in 0..<d { logPrecision[j] = T(total / Double(d)) }
+        }
+        let (low, high) = (T(options.logPrecisionRange.lowerBound), T(options.logPrecisionRange.upperBound))
+        for j in 0..<d { logPrecision[j] = min(max(logPrecision[j], low), high) }
+        guard l > 0 else { return }
+        let offset = layout.loadings.lowerBound + c * l * d
+        let gamma = theta + offset
+        // Ĝ = Γ_kᵀ E^{-1/2} (l×d), M = I − Ĝ Ĝᵀ in float64.
+        for j in 0..<d { s.root[j] = T.exponential(-0.5 * logPrecision[j]) }
+        for i in 0..<l { for j in 0..<d { s.scaled[i * d + j] = Double(gamma[i * d + j] * s.root[j]) } }
+        for a in 0..<l { for b in 0..<l { s.inner[a * l + b] = a == b ? 1 : 0 } }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(l), blasInt(d), -1, s.scaled, blasInt(d),
+                    1, &s.inner, blasInt(l))
+        for a in 0..<l { for b in 0..<a { s.inner[a * l + b] = s.inner[b * l + a] } }  // dsyrk filled the upper half
+        let plan = ProjectionPlan(inner: s.inner, latent: l, eigenvalueFloor: options.eigenvalueFloor)
+        let clipped = components + cl.clipped.lowerBound
+        guard plan.valid else {
+            clipped[c] = .nan
+            return
+        }
+        for p in 0..<(l * l) {
+            s.rotation[p] = T(plan.exactRotation[p])
+            s.squaredRotation[p] = s.rotation[p] * s.rotation[p]
+        }
+        // Γ_k ← Γ_k R, i.e. Γ_kᵀ ← Rᵀ Γ_kᵀ, and the optimizer moments with it.
+        rotate(gamma, by: s.rotation, l: l, d: d, scratch: &s.product)
+        if let first = firstMoment { rotate(first + offset, by: s.rotation, l: l, d: d, scratch: &s.product) }
+        if let second = secondMoment { rotate(second + offset, by: s.squaredRotation, l: l, d: d, scratch: &s.product) }
+        for i in 0..<l { components[cl.eigenvalues.lowerBound + c * l + i] = T(plan.exactEigenvalues[i]) }
+        clipped[c] += T(plan.clipped)
     }
 
     /// A ← Rᵀ A for the contiguous l×d block A (R l×l row-major).
@@ -90,48 +101,102 @@ extension CPUBackend {
 
     static func prepareComponents<T: CPUScalar>(_ theta: UnsafeMutablePointer<T>, _ comp: UnsafeMutablePointer<T>,
                                                 _ shape: MixtureShape) throws {
-        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let weights = softmax(ParameterLayout(shape: shape).logits.map { theta[$0] })
+        try forEachChunk(of: shape.components) { range in
+            for c in range { prepareComponent(c, theta, comp, shape, weight: weights[c]) }
+        }
+    }
+
+    /// The `ComponentLayout` quantities of component c (canonical θ: M_k = diag(λ_k)), π_k given.
+    static func prepareComponent<T: CPUScalar>(_ c: Int, _ theta: UnsafeMutablePointer<T>, _ comp: UnsafeMutablePointer<T>,
+                                               _ shape: MixtureShape, weight: Double) {
+        let (d, l) = (shape.dimension, shape.latent)
         let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
-        let weights = softmax(layout.logits.map { theta[$0] })
-        let logTwoPi = Foundation.log(2 * Double.pi)
-        try forEachChunk(of: k) { range in
-            var inverseE = [T](repeating: 0, count: d)
-            for c in range {
-                let mu = theta + layout.means.lowerBound + c * d
-                let a = theta + layout.logPrecision.lowerBound + c * d
-                let quadratic = comp + cl.quadratic.lowerBound + c * 2 * d
-                let leverage = comp + cl.leverage.lowerBound + c * d
-                var sumLogE = 0.0, sumEMuSquared = 0.0
-                for j in 0..<d {
-                    let e = T.exponential(a[j])
-                    quadratic[j] = e
-                    quadratic[d + j] = -2 * e * mu[j]
-                    inverseE[j] = 1 / e
-                    sumLogE += Double(a[j])
-                    sumEMuSquared += Double(e * mu[j] * mu[j])
-                }
-                for j in 0..<d { leverage[j] = 0 }
-                var logDetM = 0.0
-                for i in 0..<l {
-                    let lambda = comp[cl.eigenvalues.lowerBound + c * l + i]
-                    let inverseLambda = 1 / lambda
-                    logDetM += Foundation.log(Double(lambda))
-                    let gamma = theta + layout.loadings.lowerBound + (c * l + i) * d
-                    let scaled = comp + cl.scaledLoadings.lowerBound + (c * l + i) * d
-                    var shift: T = 0
-                    for j in 0..<d {
-                        let g = gamma[j]
-                        shift += g * mu[j]
-                        leverage[j] += g * g * inverseLambda
-                        scaled[j] = g * inverseE[j] * inverseLambda
-                    }
-                    comp[cl.latentShift.lowerBound + c * l + i] = shift
-                }
-                let offset = Foundation.log(weights[c]) - 0.5 * Double(d) * logTwoPi + 0.5 * (sumLogE + logDetM)
-                    - 0.5 * sumEMuSquared
-                comp[cl.offsets.lowerBound + c] = T(offset)
-                comp[cl.weights.lowerBound + c] = T(weights[c])
+        let mu = theta + layout.means.lowerBound + c * d
+        let a = theta + layout.logPrecision.lowerBound + c * d
+        let quadratic = comp + cl.quadratic.lowerBound + c * 2 * d
+        let leverage = comp + cl.leverage.lowerBound + c * d
+        var sumLogE = 0.0, sumEMuSquared = 0.0
+        for j in 0..<d {
+            let e = T.exponential(a[j])
+            quadratic[j] = e
+            quadratic[d + j] = -2 * e * mu[j]
+            sumLogE += Double(a[j])
+            sumEMuSquared += Double(e * mu[j] * mu[j])
+            leverage[j] = 0
+        }
+        var logDetM = 0.0
+        for i in 0..<l {
+            let lambda = comp[cl.eigenvalues.lowerBound + c * l + i]
+            let inverseLambda = 1 / lambda
+            logDetM += Foundation.log(Double(lambda))
+            let gamma = theta + layout.loadings.lowerBound + (c * l + i) * d
+            var shift: T = 0
+            for j in 0..<d {
+                let g = gamma[j]
+                shift += g * mu[j]
+                leverage[j] += g * g * inverseLambda
+            }
+            comp[cl.latentShift.lowerBound + c * l + i] = shift
+        }
+        let offset = Foundation.log(weight) - 0.5 * Double(d) * Foundation.log(2 * Double.pi) + 0.5 * (sumLogE + logDetM)
+            - 0.5 * sumEMuSquared
+        comp[cl.offsets.lowerBound + c] = T(offset)
+        comp[cl.weights.lowerBound + c] = T(weight)
+    }
+
+    /// The gradient of component c's μ, a and Γ (`Backend.assembleGradient`; DESIGN.md §2) into
+    /// the three places given, each laid out as in θ for one component.
+    static func assembleComponent<T: CPUScalar>(_ c: Int, _ theta: UnsafeMutablePointer<T>, _ comp: UnsafeMutablePointer<T>,
+                                                _ cross: UnsafeMutablePointer<T>, _ squareSums: UnsafeMutablePointer<T>,
+                                                _ totals: UnsafeMutablePointer<T>, _ shape: MixtureShape,
+                                                means gradientMu: UnsafeMutablePointer<T>, logPrecision gradientA: UnsafeMutablePointer<T>,
+                                                loadings gradientGamma: UnsafeMutablePointer<T>) {
+        let (k, d, l) = (shape.components, shape.dimension, shape.latent)
+        let kl = k * l
+        let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
+        let w = totals[kl + c]
+        let mu = theta + layout.means.lowerBound + c * d
+        let e = comp + cl.quadratic.lowerBound + c * 2 * d  // e_k, as prepareComponents left it
+        let s1 = cross + (kl + c) * d, s2 = squareSums + c * d
+        let leverage = comp + cl.leverage.lowerBound + c * d
+        // ∂L/∂a = −e·½(W/e + W h/e² − Σ w δ²), Σ w δ² = s2 − 2μ s1 + W μ²
+        for j in 0..<d {
+            let squaredDeviation = s2[j] - 2 * mu[j] * s1[j] + w * mu[j] * mu[j]
+            gradientA[j] = -0.5 * (w + w * leverage[j] / e[j] - e[j] * squaredDeviation)
+            gradientMu[j] = -e[j] * (s1[j] - w * mu[j])
+        }
+        for i in 0..<l {
+            let t = totals[c * l + i]
+            let weightOverLambda = w / comp[cl.eigenvalues.lowerBound + c * l + i]
+            let row = (c * l + i) * d
+            let gamma = theta + layout.loadings.lowerBound + row
+            let sums = cross + row
+            let gradientRow = gradientGamma + i * d
+            for j in 0..<d {
+                // ∂L/∂μ = −(E Σ w δ − Γ Σ w z);  ∂L/∂Γ = −(Σ w δ zᵀ − W E⁻¹ Γ M⁻¹), M = diag(λ)
+                gradientMu[j] += gamma[j] * t
+                gradientRow[j] = -(sums[j] - mu[j] * t - weightOverLambda * gamma[j] / e[j])
             }
         }
+    }
+}
+
+/// Per-thread scratch of the per-component passes.
+struct ComponentScratch<T: CPUScalar> {
+    var scaled: [Double], inner: [Double]
+    var root: [T], rotation: [T], squaredRotation: [T], product: [T]
+    /// The gradient of one component's μ, a and Γ (the fused step's).
+    var gradient: [T]
+
+    init(_ shape: MixtureShape) {
+        let (d, l) = (shape.dimension, shape.latent)
+        scaled = [Double](repeating: 0, count: l * d)
+        inner = [Double](repeating: 0, count: l * l)
+        root = [T](repeating: 0, count: d)
+        rotation = [T](repeating: 0, count: l * l)
+        squaredRotation = rotation
+        product = [T](repeating: 0, count: l * d)
+        gradient = [T](repeating: 0, count: (2 + l) * d)
     }
 }

@@ -190,37 +190,13 @@ extension CPUBackend {
                                                _ totals: UnsafeMutablePointer<T>, _ shape: MixtureShape,
                                                _ g: UnsafeMutablePointer<T>) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
-        let kl = k * l
         let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
         try forEachChunk(of: k) { range in
             for c in range {
-                let w = totals[kl + c]
-                let mu = theta + layout.means.lowerBound + c * d
-                let e = comp + cl.quadratic.lowerBound + c * 2 * d  // e_k, as prepareComponents left it
-                let s1 = cross + (kl + c) * d, s2 = squareSums + c * d
-                let leverage = comp + cl.leverage.lowerBound + c * d
-                let gradientMu = g + layout.means.lowerBound + c * d
-                let gradientA = g + layout.logPrecision.lowerBound + c * d
-                // ∂L/∂a = −e·½(W/e + W h/e² − Σ w δ²), Σ w δ² = s2 − 2μ s1 + W μ²
-                for j in 0..<d {
-                    let squaredDeviation = s2[j] - 2 * mu[j] * s1[j] + w * mu[j] * mu[j]
-                    gradientA[j] = -0.5 * (w + w * leverage[j] / e[j] - e[j] * squaredDeviation)
-                    gradientMu[j] = -e[j] * (s1[j] - w * mu[j])
-                }
-                for i in 0..<l {
-                    let t = totals[c * l + i]
-                    let row = (c * l + i) * d
-                    let gamma = theta + layout.loadings.lowerBound + row
-                    let sums = cross + row
-                    let scaled = comp + cl.scaledLoadings.lowerBound + row
-                    let gradientGamma = g + layout.loadings.lowerBound + row
-                    for j in 0..<d {
-                        // ∂L/∂μ = −(E Σ w δ − Γ Σ w z);  ∂L/∂Γ = −(Σ w δ zᵀ − W E⁻¹ Γ M⁻¹)
-                        gradientMu[j] += gamma[j] * t
-                        gradientGamma[j] = -(sums[j] - mu[j] * t - w * scaled[j])
-                    }
-                }
-                g[layout.logits.lowerBound + c] = -(w - comp[cl.weights.lowerBound + c])
+                assembleComponent(c, theta, comp, cross, squareSums, totals, shape, means: g + layout.means.lowerBound + c * d,
+                                  logPrecision: g + layout.logPrecision.lowerBound + c * d,
+                                  loadings: g + layout.loadings.lowerBound + c * l * d)
+                g[layout.logits.lowerBound + c] = -(totals[k * l + c] - comp[cl.weights.lowerBound + c])
             }
         }
     }
@@ -238,31 +214,76 @@ extension CPUBackend {
     }
 
     static func applyUpdate<T: CPUScalar>(_ update: OptimizerUpdate, _ theta: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>,
-                                          _ m: UnsafeMutablePointer<T>, _ secondMoment: UnsafeMutablePointer<T>?) throws {
-        switch update.rule {
-        case .adam(let beta1, let beta2, let epsilon, let step):
-            guard let v = secondMoment else {
-                throw MFAError.invalidArgument("Adam needs a second-moment buffer")
-            }
-            let (beta1, beta2) = (T(beta1), T(beta2))
-            let inverseCorrection1 = 1 / (1 - T.power(beta1, T(step)))
-            let inverseCorrection2 = 1 / (1 - T.power(beta2, T(step)))
-            for (range, rate) in update.segments {
-                try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
-                    let base = range.lowerBound + chunk.lowerBound
-                    OptimizerStep.adam(theta + base, gradient: g + base, first: m + base, second: v + base, count: chunk.count,
-                                       rate: T(rate), beta1: beta1, beta2: beta2, epsilon: T(epsilon),
-                                       inverseCorrection1: inverseCorrection1, inverseCorrection2: inverseCorrection2)
-                }
-            }
-        case .momentum(let momentum):
-            for (range, rate) in update.segments {
-                try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
-                    let base = range.lowerBound + chunk.lowerBound
-                    OptimizerStep.momentum(theta + base, gradient: g + base, velocity: m + base, count: chunk.count,
-                                           rate: T(rate), momentum: T(momentum))
-                }
+                                          _ m: UnsafeMutablePointer<T>, _ v: UnsafeMutablePointer<T>?) throws {
+        let rule = try OptimizerRule<T>(update.rule, hasSecondMoment: v != nil)
+        for (range, rate) in update.segments {
+            try forEachChunk(of: range.count, minimumChunk: 1 << 14) { chunk in
+                let base = range.lowerBound + chunk.lowerBound
+                rule.apply(theta + base, g + base, m + base, v.map { $0 + base }, count: chunk.count, rate: T(rate))
             }
         }
+    }
+}
+
+/// An optimizer rule with its per-step constants, applied to contiguous ranges of θ.
+struct OptimizerRule<T: CPUScalar> {
+    enum Kind { case adam, momentum }
+    let kind: Kind
+    let beta1: T, beta2: T, epsilon: T, inverseCorrection1: T, inverseCorrection2: T, momentum: T
+
+    init(_ rule: OptimizerUpdate.Rule, hasSecondMoment: Bool) throws {
+        switch rule {
+        case .adam(let beta1, let beta2, let epsilon, let step):
+            guard hasSecondMoment else { throw MFAError.invalidArgument("Adam needs a second-moment buffer") }
+            kind = .adam
+            (self.beta1, self.beta2, self.epsilon) = (T(beta1), T(beta2), T(epsilon))
+            inverseCorrection1 = 1 / (1 - T.power(T(beta1), T(step)))
+            inverseCorrection2 = 1 / (1 - T.power(T(beta2), T(step)))
+            momentum = 0
+        case .momentum(let momentum):
+            kind = .momentum
+            self.momentum = T(momentum)
+            (beta1, beta2, epsilon, inverseCorrection1, inverseCorrection2) = (0, 0, 0, 1, 1)
+        }
+    }
+
+    @inline(__always)
+    func apply(_ theta: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ first: UnsafeMutablePointer<T>,
+               _ second: UnsafeMutablePointer<T>?, count: Int, rate: T) {
+        switch kind {
+        case .adam:
+            var done = 0
+            if T.self == Float.self {
+                // Eight lanes at a time: the compiler leaves this loop scalar (the four pointers may
+                // alias), and its square roots and divisions are most of the fused step's time.
+                done = adamLanes(theta, g, first, second!, count: count, rate: rate)
+            }
+            OptimizerStep.adam(theta + done, gradient: g + done, first: first + done, second: second! + done, count: count - done,
+                               rate: rate, beta1: beta1, beta2: beta2, epsilon: epsilon, inverseCorrection1: inverseCorrection1,
+                               inverseCorrection2: inverseCorrection2)
+        case .momentum:
+            OptimizerStep.momentum(theta, gradient: g, velocity: first, count: count, rate: rate, momentum: momentum)
+        }
+    }
+
+    /// `OptimizerStep.adam` on whole groups of eight float32 values, lane by lane the same
+    /// arithmetic (so the same bits); returns how many values it updated.
+    private func adamLanes(_ theta: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ first: UnsafeMutablePointer<T>,
+                           _ second: UnsafeMutablePointer<T>, count: Int, rate: T) -> Int {
+        typealias Lanes = SIMD8<Float>
+        let (b1, b2, e) = (Lanes(repeating: Float(beta1)), Lanes(repeating: Float(beta2)), Lanes(repeating: Float(epsilon)))
+        let (c1, c2) = (Lanes(repeating: Float(inverseCorrection1)), Lanes(repeating: Float(inverseCorrection2)))
+        let (r, one) = (Lanes(repeating: Float(rate)), Lanes(repeating: 1))
+        let whole = count / 8 * 8
+        for p in stride(from: 0, to: whole, by: 8) {
+            let gradient = UnsafeRawPointer(g + p).loadUnaligned(as: Lanes.self)
+            let m = b1 * UnsafeRawPointer(first + p).loadUnaligned(as: Lanes.self) + (one - b1) * gradient
+            let v = b2 * UnsafeRawPointer(second + p).loadUnaligned(as: Lanes.self) + (one - b2) * gradient * gradient
+            let t = UnsafeRawPointer(theta + p).loadUnaligned(as: Lanes.self) - r * (m * c1) / ((v * c2).squareRoot() + e)
+            UnsafeMutableRawPointer(first + p).storeBytes(of: m, as: Lanes.self)
+            UnsafeMutableRawPointer(second + p).storeBytes(of: v, as: Lanes.self)
+            UnsafeMutableRawPointer(theta + p).storeBytes(of: t, as: Lanes.self)
+        }
+        return whole
     }
 }

@@ -61,7 +61,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         self.queue = queue
         do {
-            let options = "-DMAX_LATENT=\(Self.maxLatent)" + (usesDoublePrecision ? "" : " -DFORCE_FP32")
+            let options = "-DMAX_LATENT=\(Self.maxLatent)" + (usesDoublePrecision ? " -DUSE_FP64" : "")
             let opened = device
             var loaded: cl_program?
             var cachePath: String?
@@ -188,6 +188,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     func scratchBuffer(_ purpose: String, count: Int) throws -> OpenCLBuffer {
         if let buffer = scratch[purpose], buffer.count >= count { return buffer }
         let buffer = try makeBuffer(count: count)
+        // Zeroed by a host write as well: Oclgrind 21.10 reports a kernel's reads of what another
+        // kernel wrote as uninitialised unless the host wrote the buffer first (a fill does not count).
+        try [Float](repeating: 0, count: count).withUnsafeBufferPointer { try write($0, to: buffer, offset: 0) }
         scratch[purpose] = buffer
         return buffer
     }

@@ -24,14 +24,17 @@ extension OpenCLBackend {
     }
 
     public func columnSums(_ matrix: OpenCLBuffer, rows: Int, columns: Int, into totals: OpenCLBuffer) throws {
-        try launch(.columnSums, global: [columns], [.buffer(matrix), .int(rows), .int(columns), .buffer(totals)])
+        let tile = 16  // TILE in mfa.cl
+        try launch(.columnSums, global: [(columns + tile - 1) / tile * tile, tile], local: [tile, tile],
+                   [.buffer(matrix), .int(rows), .int(columns), .buffer(totals)])
     }
 
     public func latentSecondMoments(responsibilities: OpenCLBuffer, latents: OpenCLBuffer, shape: MixtureShape,
                                     rows: Int, into moments: OpenCLBuffer) throws {
-        try launch(.latentSecondMoments, global: [shape.latent, shape.latent, shape.components],
+        guard shape.latent > 0 else { return }
+        try launch(.latentSecondMoments, global: [reductionSize, shape.latent, shape.components], local: [reductionSize, 1, 1],
                    [.buffer(responsibilities), .buffer(latents), .int(shape.components), .int(shape.latent), .int(rows),
-                    .buffer(moments)])
+                    .buffer(moments), .local(reductionSize * shape.latent * MemoryLayout<Float>.size)])
     }
 
     public func assembleGradient(_ parameters: OpenCLBuffer, components: OpenCLBuffer, crossSums: OpenCLBuffer,
@@ -42,7 +45,7 @@ extension OpenCLBackend {
                    [.buffer(parameters), .buffer(components), .buffer(crossSums), .buffer(squareSums), .buffer(columnTotals),
                     .int(shape.components), .int(shape.dimension), .int(shape.latent)] + thetaOffsets(shape)
                    + [.int(cl.quadratic.lowerBound), .int(cl.leverage.lowerBound),
-                    .int(cl.scaledLoadings.lowerBound), .int(cl.weights.lowerBound), .buffer(gradient)])
+                    .int(cl.eigenvalues.lowerBound), .int(cl.weights.lowerBound), .buffer(gradient)])
     }
 
     public func applyUpdate(_ update: OptimizerUpdate, parameters: OpenCLBuffer, gradient: OpenCLBuffer,
@@ -109,7 +112,7 @@ extension OpenCLBackend {
         try launch(.prepareRows, global: [d, k],
                    [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l)] + thetaOffsets(shape)
                    + [.int(cl.quadratic.lowerBound), .int(cl.leverage.lowerBound),
-                      .int(cl.scaledLoadings.lowerBound), .int(cl.eigenvalues.lowerBound)])
+                      .int(cl.eigenvalues.lowerBound)])
         try launch(.prepareConstants, global: [k * reductionSize], local: [reductionSize],
                    [.buffer(parameters), .buffer(components), .int(k), .int(d), .int(l)] + thetaOffsets(shape)
                    + [.int(cl.offsets.lowerBound),

@@ -46,6 +46,9 @@ struct Bench: ParsableCommand {
     @Option(help: "The OpenCL device (an index from `mfa devices`; default: the first GPU, else the first device).")
     var device: Int?
 
+    @Flag(name: .customLong("opencl-fp32"), help: "OpenCL: no float64 in any kernel (as `train --opencl-fp32`).")
+    var openclFloat32 = false
+
     @Option(name: [.short, .long], help: "Values of K, comma-separated.")
     var components = IntegerList(argument: "50,500,2000")!
 
@@ -112,7 +115,7 @@ struct Bench: ParsableCommand {
             return try StepBenchmark.measure(cpu, backend: "cpu", device: cpu.name, algorithm: algorithm, shape: shape,
                                              wait: {}, gemmReference: { StepBenchmark.cblasSecondsPerStep(shape) })
         case .opencl:
-            let gpu = try OpenCLBackend(device: device)
+            let gpu = try OpenCLBackend(device: device, float32: openclFloat32)
             if shape.components == components.values.first, algorithm == self.algorithm.values.first {
                 say("opencl: \(gpu.name); GEMM reference: CLBlast SGEMM on the same device, same shapes")
                 say("| backend | algorithm | K | samples/s | ms/step | training GFLOP/s | GEMM GFLOP/s (same shapes) | ratio |")

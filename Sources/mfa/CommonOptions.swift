@@ -27,6 +27,9 @@ struct BackendOptions: ParsableArguments {
     @Flag(help: "OpenCL: time every kernel and GEMM on the device (OpenCL events) and print the totals per kernel at the end.")
     var profile = false
 
+    @Flag(name: .customLong("opencl-fp32"), help: "OpenCL: no float64 in any kernel (per-component sums in float32 with Kahan's compensation), for GPUs whose float64 is slow; a device without cl_khr_fp64 always runs so.")
+    var openclFloat32 = false
+
     @Option(help: "CPU threads (default: the cores this process may run on; under MPI, shared among the ranks on a node).")
     var threads: Int?
 
@@ -40,6 +43,7 @@ struct BackendOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if precision == .float64, backend == .opencl { throw ValidationError("--precision float64 runs on the CPU backend only: give --backend cpu") }
         if profile, backend == .cpu || precision == .float64 { throw ValidationError("--profile times OpenCL kernels: give --backend opencl (or auto on a GPU)") }
+        if openclFloat32, backend == .cpu || precision == .float64 { throw ValidationError("--opencl-fp32 changes the OpenCL kernels: give --backend opencl (or auto on a GPU)") }
     }
 
     /// The backend, said once on stderr so that scripts reading stdout are not disturbed. Under
@@ -53,12 +57,12 @@ struct BackendOptions: ParsableArguments {
         case .cpu:
             made = CPUBackend(precision: precision == .float64 ? .double : .single)
         case .opencl:
-            made = try OpenCLBackend(device: device, profile: profile)
+            made = try OpenCLBackend(device: device, profile: profile, float32: openclFloat32)
         case .auto:
             let gpu = devices.first(where: { $0.isGPU && (device == nil || $0.index == device) })
             if let gpu {
                 do {
-                    made = try OpenCLBackend(device: gpu.index, profile: profile)
+                    made = try OpenCLBackend(device: gpu.index, profile: profile, float32: openclFloat32)
                 } catch {
                     printError("warning: OpenCL device \(gpu.name) failed (\(error)); using the CPU")
                     made = CPUBackend()

@@ -99,6 +99,7 @@ extension OpenCL { @Suite struct ParityTests {
         let data = try randomData(rows: 200, columns: 12, seed: 12)
         var options = TrainingOptions()
         options.batchSize = 40
+        options.eigenvalueFloor = 0.995  // every step clips: the counts must reach settle
         let strategies = (cpu: try SGDStrategy(backend: CPUBackend(), start: try model.precisionParameters(), data: data,
                                                options: options, totalSteps: 100),
                           gpu: try SGDStrategy(backend: gpu, start: try model.precisionParameters(), data: data,
@@ -118,7 +119,7 @@ extension OpenCL { @Suite struct ParityTests {
         let (cpuSettled, gpuSettled) = (try strategies.cpu.settle(), try strategies.gpu.settle())
         #expect(gpu.blockingReads == before + 2, "settling reads the log-likelihood tally and the clipped counts")
         #expect(abs(cpuSettled.logLikelihood - gpuSettled.logLikelihood) < 1e-3 * abs(cpuSettled.logLikelihood))
-        #expect(cpuSettled.clipped == gpuSettled.clipped)
+        #expect(cpuSettled.clipped == gpuSettled.clipped && cpuSettled.clipped > 0)
         // The tally holds the five batches' log-likelihoods before each step: what the forward passes give.
         let again = try strategies.gpu.settle()
         #expect(again.logLikelihood == 0 && again.clipped == 0)

@@ -73,10 +73,45 @@ public protocol Backend: AnyObject {
     /// One optimizer update of θ in place from its gradient.
     func applyUpdate(_ update: OptimizerUpdate, parameters: Buffer, gradient: Buffer,
                      firstMoment: Buffer, secondMoment: Buffer?) throws
+
+    /// One whole optimizer step from the batch sums: `assembleGradient` into `gradient`,
+    /// `applyUpdate`, `project` and `prepareComponents`, in that order. The default runs the four
+    /// (`composedUpdateStep`); a backend may fuse them (the CPU does, per component, so that θ_k,
+    /// its gradient and its moments pass through memory once instead of five times).
+    func updateStep(_ parameters: Buffer, components: Buffer, sums: BatchSums<Buffer>, gradient: Buffer,
+                    update: OptimizerUpdate, firstMoment: Buffer, secondMoment: Buffer?, shape: MixtureShape,
+                    projection: ProjectionOptions) throws
+}
+
+/// A batch's GEMM-shaped sums (`MixtureEngine.batchSums`), where `assembleGradient` takes them.
+public struct BatchSums<Buffer> {
+    public let crossSums: Buffer, squareSums: Buffer, columnTotals: Buffer
+    public init(crossSums: Buffer, squareSums: Buffer, columnTotals: Buffer) {
+        (self.crossSums, self.squareSums, self.columnTotals) = (crossSums, squareSums, columnTotals)
+    }
 }
 
 extension Backend {
     public var keepsDoubles: Bool { false }
+
+    public func updateStep(_ parameters: Buffer, components: Buffer, sums: BatchSums<Buffer>, gradient: Buffer,
+                           update: OptimizerUpdate, firstMoment: Buffer, secondMoment: Buffer?, shape: MixtureShape,
+                           projection: ProjectionOptions) throws {
+        try composedUpdateStep(parameters, components: components, sums: sums, gradient: gradient, update: update,
+                               firstMoment: firstMoment, secondMoment: secondMoment, shape: shape, projection: projection)
+    }
+
+    /// `updateStep` as its four operations.
+    public func composedUpdateStep(_ parameters: Buffer, components: Buffer, sums: BatchSums<Buffer>, gradient: Buffer,
+                                   update: OptimizerUpdate, firstMoment: Buffer, secondMoment: Buffer?, shape: MixtureShape,
+                                   projection: ProjectionOptions) throws {
+        try assembleGradient(parameters, components: components, crossSums: sums.crossSums, squareSums: sums.squareSums,
+                             columnTotals: sums.columnTotals, shape: shape, into: gradient)
+        try applyUpdate(update, parameters: parameters, gradient: gradient, firstMoment: firstMoment, secondMoment: secondMoment)
+        try project(parameters, firstMoment: firstMoment, secondMoment: secondMoment, components: components, shape: shape,
+                    options: projection)
+        try prepareComponents(parameters, components: components, shape: shape)
+    }
 
     /// A float32 backend's values, widened.
     public func readDoubles(_ buffer: Buffer, offset: Int, into values: UnsafeMutableBufferPointer<Double>) throws {

@@ -35,7 +35,6 @@ public enum ParameterGroup: String, CaseIterable, Sendable {
 ///     offsets        [K]       log π_k − (d/2) log 2π + ½(Σ_j log e_kj + log det M_k) − ½ Σ_j e_kj μ_kj²
 ///     latentShift    [K, l]    Γ_kᵀ μ_k
 ///     leverage       [K, d]    γ_kj M_k⁻¹ γ_kjᵀ  (γ_kj: row j of Γ_k)
-///     scaledLoadings [K, l, d] (E_k⁻¹ Γ_k M_k⁻¹)ᵀ, laid out like the loadings
 ///     weights        [K]       π
 ///     eigenvalues    [K, l]    λ: M_k = diag(λ_k) once the projection has rotated Γ_k
 ///     clipped        [K]       eigenvalues the projections clipped to τ since the engine last
@@ -51,8 +50,7 @@ public struct ComponentLayout: Hashable, Sendable {
     public var offsets: Range<Int> { quadratic.upperBound..<(quadratic.upperBound + k) }
     public var latentShift: Range<Int> { offsets.upperBound..<(offsets.upperBound + kl) }
     public var leverage: Range<Int> { latentShift.upperBound..<(latentShift.upperBound + k * d) }
-    public var scaledLoadings: Range<Int> { leverage.upperBound..<(leverage.upperBound + d * kl) }
-    public var weights: Range<Int> { scaledLoadings.upperBound..<(scaledLoadings.upperBound + k) }
+    public var weights: Range<Int> { leverage.upperBound..<(leverage.upperBound + k) }
     public var eigenvalues: Range<Int> { weights.upperBound..<(weights.upperBound + kl) }
     public var clipped: Range<Int> { eigenvalues.upperBound..<(eigenvalues.upperBound + k) }
     public var count: Int { clipped.upperBound }

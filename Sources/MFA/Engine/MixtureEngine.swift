@@ -231,11 +231,28 @@ public final class MixtureEngine<B: Backend> {
     /// The gradient of −mean log p over the current batch, after `forward`: the batch sums and the
     /// assembling kernel. Returns the buffer that holds it (θ's layout).
     public func backward() throws -> B.Buffer {
-        let work = try batchSums(scale: 1 / Float(rows))
+        _ = try batchSums(scale: 1 / Float(rows))
+        return try assembleGradient()
+    }
+
+    /// The gradient of −mean log p from the batch sums in the scratch buffers (`batchSums` or
+    /// `writeSums`), assembled on the device. Returns the buffer that holds it (θ's layout).
+    func assembleGradient() throws -> B.Buffer {
+        let work = try gradientWork.get()
         try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
                                      squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,
                                      into: work.gradient)
         return work.gradient
+    }
+
+    /// One optimizer step from the batch sums in the scratch buffers: the gradient, `update`, the
+    /// projection and the derived quantities (`Backend.updateStep`, which a backend may fuse).
+    func step(_ update: OptimizerUpdate, projection: ProjectionOptions, firstMoment: B.Buffer, secondMoment: B.Buffer?) throws {
+        let work = try gradientWork.get()
+        try backend.updateStep(parameters, components: components,
+                               sums: BatchSums(crossSums: work.crossSums, squareSums: work.squareSums, columnTotals: work.columnTotals),
+                               gradient: work.gradient, update: update, firstMoment: firstMoment, secondMoment: secondMoment,
+                               shape: shape, projection: projection)
     }
 
     /// The GEMM-shaped sums of the current batch, after `forward`, with w = scale·r (DESIGN.md §2):
@@ -264,17 +281,13 @@ public final class MixtureEngine<B: Backend> {
                      columnTotals: readDoubles(work.columnTotals, count: sums.totals.count), secondMoments: nil)
     }
 
-    /// The gradient of −mean log p over a global batch from its sums (added up across
-    /// processes), assembled on the device. Returns the buffer that holds it (θ's layout).
-    func gradient(from sums: EMStatistics) throws -> B.Buffer {
+    /// Puts a global batch's sums (added up across processes) into the scratch buffers, where
+    /// `assembleGradient` and `step` take them.
+    func writeSums(_ sums: EMStatistics) throws {
         let work = try gradientWork.get()
         for (values, buffer) in [(sums.cross, work.crossSums), (sums.squares, work.squareSums), (sums.totals, work.columnTotals)] {
             try values.withUnsafeBufferPointer { try backend.writeDoubles($0, to: buffer, offset: 0) }
         }
-        try backend.assembleGradient(parameters, components: components, crossSums: work.crossSums,
-                                     squareSums: work.squareSums, columnTotals: work.columnTotals, shape: shape,
-                                     into: work.gradient)
-        return work.gradient
     }
 
     /// Adds the current batch's EM statistics (after `forward`) to `statistics`.
@@ -327,7 +340,8 @@ public final class MixtureEngine<B: Backend> {
     public func drainLogLikelihood() throws -> Double {
         let sums = try readDoubles(tally, count: 2)
         let jacobian = Double(shape.dimension) * Foundation.log(Double(scale)) * Double(tallyRows)
-        try resetTallies()
+        tallyRows = 0
+        try [Float](repeating: 0, count: 2).withUnsafeBufferPointer { try backend.write($0, to: tally, offset: 0) }
         return sums[0] - sums[1] - jacobian
     }
 

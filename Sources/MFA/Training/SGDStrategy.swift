@@ -56,10 +56,8 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     }
 
     public func update(reducer: any Reducer) throws -> Int {
-        let gradient = try gradient.finish(engine, reducer: reducer)
-        try engine.backend.applyUpdate(optimizerUpdate(), parameters: engine.parameters, gradient: gradient,
-                                       firstMoment: firstMoment, secondMoment: secondMoment)
-        try engine.refresh(options: projection, firstMoment: firstMoment, secondMoment: secondMoment)
+        try gradient.finishSums(engine, reducer: reducer)
+        try engine.step(optimizerUpdate(), projection: projection, firstMoment: firstMoment, secondMoment: secondMoment)
         return 0
     }
 
