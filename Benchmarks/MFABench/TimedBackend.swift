@@ -69,7 +69,12 @@ public final class TimedBackend<Base: Backend>: Backend {
     public func updateStep(_ parameters: Buffer, components: Buffer, sums: BatchSums<Buffer>, gradient: Buffer,
                            update: OptimizerUpdate, firstMoment: Buffer, secondMoment: Buffer?, shape: MixtureShape,
                            projection: ProjectionOptions) throws {
-        try timed("updateStep") {
+        guard base.fusesUpdateStep else {
+            // Its four operations, each timed.
+            return try composedUpdateStep(parameters, components: components, sums: sums, gradient: gradient, update: update,
+                                          firstMoment: firstMoment, secondMoment: secondMoment, shape: shape, projection: projection)
+        }
+        try timed("updateStep (fused)") {
             try base.updateStep(parameters, components: components, sums: sums, gradient: gradient, update: update,
                                 firstMoment: firstMoment, secondMoment: secondMoment, shape: shape, projection: projection)
         }

@@ -7,6 +7,8 @@ import MFA
 /// times (the separate operations are memory-bound: README, "Speed"). Each stage is the function
 /// the separate operations run (`CPUComponents.swift`), so the result is the same bit for bit.
 extension CPUBackend {
+    public var fusesUpdateStep: Bool { true }
+
     public func updateStep(_ parameters: CPUBuffer, components: CPUBuffer, sums: BatchSums<CPUBuffer>, gradient: CPUBuffer,
                            update: OptimizerUpdate, firstMoment: CPUBuffer, secondMoment: CPUBuffer?, shape: MixtureShape,
                            projection: ProjectionOptions) throws {

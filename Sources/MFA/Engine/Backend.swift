@@ -81,6 +81,9 @@ public protocol Backend: AnyObject {
     func updateStep(_ parameters: Buffer, components: Buffer, sums: BatchSums<Buffer>, gradient: Buffer,
                     update: OptimizerUpdate, firstMoment: Buffer, secondMoment: Buffer?, shape: MixtureShape,
                     projection: ProjectionOptions) throws
+    /// Whether `updateStep` is fused (else it is `composedUpdateStep`; the benchmark then times
+    /// its four operations one by one).
+    var fusesUpdateStep: Bool { get }
 }
 
 /// A batch's GEMM-shaped sums (`MixtureEngine.batchSums`), where `assembleGradient` takes them.
@@ -93,6 +96,7 @@ public struct BatchSums<Buffer> {
 
 extension Backend {
     public var keepsDoubles: Bool { false }
+    public var fusesUpdateStep: Bool { false }
 
     public func updateStep(_ parameters: Buffer, components: Buffer, sums: BatchSums<Buffer>, gradient: Buffer,
                            update: OptimizerUpdate, firstMoment: Buffer, secondMoment: Buffer?, shape: MixtureShape,

@@ -15,8 +15,17 @@ public enum SymmetricJacobi {
     /// the columns of a row-major n×n matrix (matrix ≈ V diag(λ) Vᵀ, λ = the diagonal left).
     /// Converged when Σ_{p<q} a_pq² ≤ tolerance²·Σ_p a_pp²; a non-finite entry stops at once with
     /// NaN on the diagonal.
-    public static func diagonalise(_ a: inout [Double], order n: Int, tolerance: Double = 1e-14) -> [Double] {
-        var v = [Double](repeating: 0, count: n * n)
+    public static func diagonalise(_ matrix: inout [Double], order n: Int, tolerance: Double = 1e-14) -> [Double] {
+        var vectors = [Double](repeating: 0, count: n * n)
+        matrix.withUnsafeMutableBufferPointer { a in
+            vectors.withUnsafeMutableBufferPointer { v in diagonalise(a.baseAddress!, v.baseAddress!, n, tolerance) }
+        }
+        return vectors
+    }
+
+    /// The sweeps on raw storage (no bounds checks: this runs for every component at every step).
+    private static func diagonalise(_ a: UnsafeMutablePointer<Double>, _ v: UnsafeMutablePointer<Double>, _ n: Int,
+                                    _ tolerance: Double) {
         for i in 0..<n { v[i * n + i] = 1 }
         for _ in 0..<maximumSweeps {
             var off = 0.0, diagonal = 0.0
@@ -26,9 +35,9 @@ public enum SymmetricJacobi {
             }
             guard (off + diagonal).isFinite else {
                 for p in 0..<n { a[p * n + p] = .nan }  // a non-finite entry anywhere: no eigenvalue is meaningful
-                break
+                return
             }
-            guard off > tolerance * tolerance * diagonal else { break }
+            guard off > tolerance * tolerance * diagonal else { return }
             for p in 0..<max(n - 1, 0) {
                 for q in (p + 1)..<n {
                     let apq = a[p * n + q]
@@ -56,7 +65,6 @@ public enum SymmetricJacobi {
                 }
             }
         }
-        return v
     }
 
     /// Eigenvalues ascending and eigenvectors (columns of a row-major n×n matrix), each with its
