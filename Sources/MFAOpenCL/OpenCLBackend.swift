@@ -130,7 +130,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         return program
     }
 
-    public var name: String { "opencl (\(device.name), \(device.platform)\(usesDoublePrecision ? "" : ", float32 only"))" }
+    public var name: String { "opencl (\(device.name), \(device.platform) \(device.driver)\(usesDoublePrecision ? "" : ", float32 only"))" }
 
     // MARK: Buffers
 

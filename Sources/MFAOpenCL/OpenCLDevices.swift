@@ -7,6 +7,8 @@ public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
     public let index: Int
     public let platform: String
     public let name: String
+    /// CL_DRIVER_VERSION: what `mfa bench` and the program cache name the driver by.
+    public let driver: String
     public let isGPU: Bool
     public let globalMemory: UInt64
     public let maxAllocation: UInt64
@@ -16,8 +18,8 @@ public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
     let platformID: cl_platform_id
 
     public var description: String {
-        String(format: "#%d %@ — %@ (%@), %d compute units, %.2f GiB, largest buffer %.2f GiB%@", index, name, platform,
-               isGPU ? "GPU" : "CPU", computeUnits, Double(globalMemory) / 1073741824,
+        String(format: "#%d %@ — %@ %@ (%@), %d compute units, %.2f GiB, largest buffer %.2f GiB%@", index, name, platform,
+               driver, isGPU ? "GPU" : "CPU", computeUnits, Double(globalMemory) / 1073741824,
                Double(maxAllocation) / 1073741824, hasDoublePrecision ? ", fp64" : "")
     }
 }
@@ -60,6 +62,7 @@ public enum OpenCLDevices {
                 let type: cl_device_type = try deviceValue(id, CL_DEVICE_TYPE)
                 devices.append(OpenCLDevice(
                     index: devices.count, platform: platformName, name: try deviceString(id, CL_DEVICE_NAME),
+                    driver: (try? deviceString(id, CL_DRIVER_VERSION)) ?? "?",
                     isGPU: type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0,
                     globalMemory: try deviceValue(id, CL_DEVICE_GLOBAL_MEM_SIZE),
                     maxAllocation: try deviceValue(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE),

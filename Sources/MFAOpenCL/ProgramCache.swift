@@ -24,7 +24,7 @@ public struct ProgramCache: Sendable {
 
     /// The file for this device, driver, options and source.
     func path(device: OpenCLDevice, options: String, source: String) -> String {
-        let driver = (try? OpenCLDevices.deviceString(device.id, CL_DRIVER_VERSION)) ?? "?"
+        let driver = device.driver
         let version = (try? OpenCLDevices.deviceString(device.id, CL_DEVICE_VERSION)) ?? "?"
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in [device.platform, device.name, driver, version, options, source].joined(separator: "\u{1}").utf8 {
