@@ -9,10 +9,14 @@
 #ifdef USE_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real_t;   // per-component constants in float64 where the device has it (DESIGN.md §2)
+#define REAL(x) x
 #define JACOBI_TOLERANCE 1e-14
+#define JACOBI_HUGE 1e150   // beyond it θ² would overflow
 #else
-typedef float real_t;    // no cl_khr_fp64, or --opencl-fp32: float32 with compensated sums
+typedef float real_t;    // no cl_khr_fp64, or --opencl-fp32: float32 with compensated sums, and no
+#define REAL(x) x##f     // double literal anywhere (REAL), so no float64 instruction is emitted
 #define JACOBI_TOLERANCE 1e-6f
+#define JACOBI_HUGE 1e18f
 #endif
 
 // sum += x in real_t; in float32 with Kahan's compensation carried in `lost` (so that sums over d
@@ -263,7 +267,7 @@ __kernel void project_components(__global real_t* inner, __global real_t* vector
                 const real_t apq = a[p * l + q];
                 if (apq == 0) continue;
                 const real_t theta = (a[q * l + q] - a[p * l + p]) / (2 * apq);
-                const real_t t = fabs(theta) > (real_t)1e150 ? 1 / (2 * theta)
+                const real_t t = fabs(theta) > JACOBI_HUGE ? 1 / (2 * theta)
                     : (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
                 const real_t cs = 1 / sqrt(t * t + 1), sn = t * cs;
                 for (int k = 0; k < l; k++) {
@@ -426,8 +430,8 @@ __kernel void prepare_constants(__global const float* theta, __global float* com
         const real_t logWeight = logits[c] - top - log(total);
         real_t logDetM = 0;
         for (int i = 0; i < l; i++) logDetM += log((real_t)components[eigenvaluesAt + c * l + i]);
-        components[offsetsAt + c] = (float)(logWeight - 0.5 * d * log(2.0 * M_PI) + 0.5 * (sumLogE + logDetM)
-                                            - 0.5 * sumEMuSquared);
+        components[offsetsAt + c] = (float)(logWeight - REAL(0.5) * d * REAL(1.8378770664093453) + REAL(0.5) * (sumLogE + logDetM)
+                                            - REAL(0.5) * sumEMuSquared);   // 1.8378… = log 2π
         components[weightsAt + c] = (float)exp(logWeight);
     }
 }

@@ -16,7 +16,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Every kernel of `Kernel`, built at start-up.
     let kernels: [Kernel: cl_kernel]
     /// The largest l the kernels keep in registers.
-    static let maxLatent = 64
+    public static let maxLatent = 64
     /// Work-group size of the reduction kernels (a power of two the device allows).
     let reductionSize: Int
     /// Scratch buffers of the projection, by purpose, grown on demand.

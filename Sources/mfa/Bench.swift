@@ -6,23 +6,27 @@ import MFACPU
 import MFAIO
 import MFAOpenCL
 
-/// "50,500,2000" and the like: comma lists for the options bench sweeps.
+/// "50,500,2000" and the like: comma lists for the options bench sweeps (every item a positive
+/// integer; an empty item is an error, not skipped).
 struct IntegerList: ExpressibleByArgument {
     var values: [Int]
     init?(argument: String) {
-        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
         values = parts.map { $0! }
     }
+    var defaultValueDescription: String { values.map(String.init).joined(separator: ",") }
+    static var defaultCompletionKind: CompletionKind { .default }
 }
 
 struct NameList<Value: RawRepresentable & CaseIterable>: ExpressibleByArgument where Value.RawValue == String {
     var values: [Value]
     init?(argument: String) {
-        let parts = argument.split(separator: ",").map { Value(rawValue: String($0)) }
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { Value(rawValue: String($0)) }
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
         values = parts.map { $0! }
     }
+    var defaultValueDescription: String { values.map(\.rawValue).joined(separator: ",") }
 }
 
 struct Bench: ParsableCommand {
@@ -31,12 +35,12 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Training-step speed of each backend against its own GEMM rate on the same shapes, measured in one run.",
         discussion: """
-            Random data, d × K × l as asked, a step on one batch repeated for a few seconds. A step of \\
-            either algorithm does four GEMMs, 4·B·d·K·(l+2) flops: the forward [X∘X | X]·[E | −2E∘U]ᵀ and \\
-            X·Γᵀ, and the batch sums weightedᵀ·X and wᵀ·(X∘X); sgd adds the gradient's assembly, Adam and \\
-            the M_k projection, online-em the host M-step. "training GFLOP/s" divides those flops by the \\
-            whole step's time; "GEMM GFLOP/s" is the backend's own GEMMs on the same four shapes (the \\
-            CPU: cblas_sgemm with OpenBLAS's threads; OpenCL: CLBlast inside the step), and "ratio" is the \\
+            Random data, d × K × l as asked, a step on one batch repeated for a few seconds. A step of \
+            either algorithm does four GEMMs, 4·B·d·K·(l+2) flops: the forward [X∘X | X]·[E | −2E∘U]ᵀ and \
+            X·Γᵀ, and the batch sums weightedᵀ·X and wᵀ·(X∘X); sgd adds the gradient's assembly, Adam and \
+            the M_k projection, online-em the host M-step. "training GFLOP/s" divides those flops by the \
+            whole step's time; "GEMM GFLOP/s" is the backend's own GEMMs on the same four shapes (the \
+            CPU: cblas_sgemm with OpenBLAS's threads; OpenCL: CLBlast inside the step), and "ratio" is the \
             second over the first time. Then where a step's time goes, each operation waited for.
             """)
 
@@ -49,7 +53,7 @@ struct Bench: ParsableCommand {
     @Flag(name: .customLong("opencl-fp32"), help: "OpenCL: no float64 in any kernel (as `train --opencl-fp32`).")
     var openclFloat32 = false
 
-    @Option(name: [.short, .long], help: "Values of K, comma-separated.")
+    @Option(name: [.short, .long], help: "Values of K, comma-separated positive integers.")
     var components = IntegerList(argument: "50,500,2000")!
 
     @Option(name: [.short, .long], help: "l.")
@@ -70,6 +74,12 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if latent < 0 || latent >= dimension { throw ValidationError("need 0 ≤ --latent < --dimension") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        let opencl = backend.values.contains(.opencl)
+        if openclFloat32, !opencl { throw ValidationError("--opencl-fp32 changes the OpenCL kernels: add opencl to --backend") }
+        // Checked before any backend runs, so that no row measured is lost to a later refusal.
+        if opencl, latent > OpenCLBackend.maxLatent {
+            throw ValidationError("the OpenCL backend supports l ≤ \(OpenCLBackend.maxLatent) (got \(latent))")
+        }
     }
 
     func run() throws {

@@ -70,6 +70,7 @@ struct BackendOptions: ParsableArguments {
             } else {
                 made = CPUBackend()
             }
+            if openclFloat32, made is CPUBackend { printError("note: --opencl-fp32 has no effect: auto chose the CPU backend") }
         }
         printError("backend: \(made.name)\(backend == .auto ? " (auto)" : "")\(Launch.description)")
         return made
