@@ -16,7 +16,8 @@ public enum CheckpointFile {
             "backend": checkpoint.identity.backend, "restart": String(checkpoint.restart), "epoch": String(checkpoint.epoch),
             "batch": String(checkpoint.batch), "random_state": checkpoint.loopRandomState.map(String.init).joined(separator: ","),
             "log_likelihood_sum": String(checkpoint.logLikelihoodSum.bitPattern), "clipped": String(checkpoint.clipped),
-            "data.rows": String(checkpoint.fingerprint.rows),
+            "data.rows": String(checkpoint.fingerprint.rows), "rollbacks": String(checkpoint.rollbacks),
+            "epoch_rollbacks": String(checkpoint.epochRollbacks),
         ]
         if let columns = checkpoint.fingerprint.columns { metadata["data.columns"] = String(columns) }
         if let hash = checkpoint.fingerprint.hash { metadata["data.hash"] = String(hash) }
@@ -78,7 +79,10 @@ public enum CheckpointFile {
             loopRandomState: try fields.randomState(), logLikelihoodSum: try fields.double("log_likelihood_sum"),
             clipped: try fields.integer("clipped"),
             previousLogLikelihood: try file.metadata["previous_log_likelihood"].map { _ in try fields.double("previous_log_likelihood") },
-            state: state, best: finished)
+            state: state, best: finished,
+            // Absent in checkpoints written before roll-back counts were kept.
+            rollbacks: try file.metadata["rollbacks"].map { _ in try fields.integer("rollbacks") } ?? 0,
+            epochRollbacks: try file.metadata["epoch_rollbacks"].map { _ in try fields.integer("epoch_rollbacks") } ?? 0)
     }
 
     /// An SGD checkpoint of the previous release: the same SGD state, with only the data's row count,

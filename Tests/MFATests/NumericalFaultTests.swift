@@ -76,6 +76,31 @@ final class FaultyBackend: Backend {
         #expect(finite.allSatisfy { $0.isFinite })
     }
 
+    @Test("A fault after a checkpoint rolls back to that checkpoint, so a run resumed from it ends the same, bit for bit")
+    func faultAfterResume() throws {
+        // 10 steps an epoch, a checkpoint every 4 steps; the fault strikes at step 15 (epoch 2),
+        // after the checkpoint at step 12.
+        var checkpoints = [TrainingCheckpoint]()
+        var reports = [EpochReport]()
+        let whole = try SGDTrainer(backend: FaultyBackend { $0 == 15 }, options: options)
+            .train(data, components: 2, latent: 1,
+                   control: TrainingControl(checkpointEvery: 4, save: { checkpoints.append($0) })) { reports.append($0) }
+        let atStep12 = try #require(checkpoints.first { $0.state.integers["step"] == 12 })
+        var resumedReports = [EpochReport]()
+        let resumed = try SGDTrainer(backend: FaultyBackend { $0 == 3 }, options: options)  // its third update is step 15
+            .train(data, components: 2, latent: 1, control: TrainingControl(resume: atStep12)) { resumedReports.append($0) }
+        #expect(reports.map(\.rollbacks) == [0, 1, 0])
+        #expect(resumedReports.map(\.rollbacks) == [1, 0], "the resumed run reports the epoch it resumed in")
+        #expect(whole == resumed)
+        // Control: no fault at all.
+        checkpoints = []
+        let plain = try SGDTrainer(backend: FaultyBackend { _ in false }, options: options)
+            .train(data, components: 2, latent: 1, control: TrainingControl(checkpointEvery: 4, save: { checkpoints.append($0) }))
+        let plainResumed = try SGDTrainer(backend: FaultyBackend { _ in false }, options: options)
+            .train(data, components: 2, latent: 1, control: TrainingControl(resume: try #require(checkpoints.first { $0.state.integers["step"] == 12 })))
+        #expect(plain == plainResumed, "control")
+    }
+
     @Test("Faults that keep coming stop training with a clear error after a bounded number of roll-backs")
     func persistentFaultsStop() throws {
         let backend = FaultyBackend { $0 > 3 }

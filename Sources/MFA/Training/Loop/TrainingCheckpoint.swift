@@ -18,10 +18,15 @@ public struct TrainingCheckpoint: Sendable, Equatable {
     public var previousLogLikelihood: Double?
     public var state: StrategyState
     public var best: FinishedRestart?
+    /// Roll-backs so far in the restart (its limit counts them) and in the epoch (its progress line).
+    public var rollbacks: Int
+    public var epochRollbacks: Int
 
     public init(identity: RunIdentity, fingerprint: DataFingerprint, restart: Int, epoch: Int, batch: Int,
                 loopRandomState: [UInt64], logLikelihoodSum: Double, clipped: Int, previousLogLikelihood: Double?,
-                state: StrategyState, best: FinishedRestart?) {
+                state: StrategyState, best: FinishedRestart?, rollbacks: Int = 0, epochRollbacks: Int = 0) {
+        self.rollbacks = rollbacks
+        self.epochRollbacks = epochRollbacks
         self.identity = identity
         self.fingerprint = fingerprint
         self.restart = restart

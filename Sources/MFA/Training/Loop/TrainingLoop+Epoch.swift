@@ -1,38 +1,37 @@
 /// One epoch of the loop: batches in the epoch's order, pages released behind them, checkpoints
-/// and interruption between batches, and the roll-back of the whole epoch on a numerical fault.
+/// and interruption between batches, and the roll-back on a numerical fault to the last good
+/// state: the epoch's start, or its last checkpoint (so that a run resumed from that checkpoint
+/// rolls back to the same state as the run that wrote it).
 extension TrainingLoop {
     func runEpoch<S: SampleSource, T: TrainingStrategy>(
         _ strategy: T, _ data: S, order: EpochOrder, at start: EpochPosition, previous: Double?,
         context: RestartContext, run: inout RunState
     ) throws -> EpochPosition {
         if !start.resumed { try strategy.beginEpoch(start.epoch) }
-        // The last good state: a fault rolls the epoch back to it, at half the learning rate per fault.
-        let snapshot = try strategy.save()
-        let factor = strategy.learningRateFactor
-        var rollbacks = 0
+        let good = GoodState(state: try strategy.save(), position: start, factor: strategy.learningRateFactor)
         while true {
             do {
-                var position = try runBatches(strategy, data, order: order, from: start, previous: previous,
-                                              context: context, run: run)
-                position.rollbacks = rollbacks
-                return position
+                return try runBatches(strategy, data, order: order, from: good.position, previous: previous,
+                                      context: context, run: run, good: good)
             } catch let fault as NumericalFault {
-                rollbacks += 1
+                good.position.rollbacks += 1
+                good.faults += 1
                 run.restartRollbacks += 1
                 guard strategy.backsOff else { throw MFAError.diverged("\(fault.message) at epoch \(start.epoch), step \(strategy.stepCount)") }
                 guard run.restartRollbacks <= Self.maximumRollbacks else {
                     throw MFAError.diverged(
                         "\(fault.message) at epoch \(start.epoch), step \(strategy.stepCount), after \(Self.maximumRollbacks) roll-backs that each halved the learning rate; try a smaller learning rate, or (on data whose columns differ in scale by orders of magnitude) standardise the columns")
                 }
-                try strategy.restore(snapshot)
-                strategy.learningRateFactor = factor / Float(1 << rollbacks)
+                try strategy.restore(good.state)
+                // Halved once per fault since the good state was taken (its factor holds the earlier ones).
+                strategy.learningRateFactor = good.factor / Float(1 << good.faults)
             }
         }
     }
 
     private func runBatches<S: SampleSource, T: TrainingStrategy>(
         _ strategy: T, _ data: S, order: EpochOrder, from start: EpochPosition, previous: Double?,
-        context: RestartContext, run: RunState
+        context: RestartContext, run: RunState, good: GoodState
     ) throws -> EpochPosition {
         var position = start
         position.resumed = false
@@ -71,13 +70,16 @@ extension TrainingLoop {
                 try settle(strategy, into: &position)  // no checkpoint holds a fault
                 // Every process gets here together (the decision is the same everywhere): the
                 // partial sums are added up, and the saving process writes them.
-                var state = try strategy.save()
+                let local = try strategy.save()
+                var state = local
                 if reducer.processes > 1 { try state.sum(under: strategy.partialSums, reducer: reducer) }
                 try save(TrainingCheckpoint(
                     identity: run.identity, fingerprint: run.fingerprint, restart: context.restart, epoch: position.epoch,
                     batch: position.batch, loopRandomState: context.loopRandomState,
                     logLikelihoodSum: position.logLikelihoodSum, clipped: position.clipped,
-                    previousLogLikelihood: previous, state: state, best: run.best))
+                    previousLogLikelihood: previous, state: state, best: run.best,
+                    rollbacks: run.restartRollbacks, epochRollbacks: position.rollbacks))
+                good.move(to: local, position: position, factor: strategy.learningRateFactor)
             }
             if stopping {
                 throw MFAError.interrupted(control.save == nil
@@ -102,6 +104,24 @@ extension TrainingLoop {
         }
         position.logLikelihoodSum += logLikelihood[0]
         position.clipped += Int(settled.clipped)
+    }
+}
+
+/// The last good state of an epoch in progress (its start, then each checkpoint): what a fault
+/// rolls back to, and the learning-rate factor the roll-backs since then halve.
+final class GoodState {
+    var state: StrategyState
+    var position: EpochPosition
+    var factor: Float
+    /// Faults since this state was taken.
+    var faults = 0
+
+    init(state: StrategyState, position: EpochPosition, factor: Float) {
+        (self.state, self.position, self.factor) = (state, position, factor)
+    }
+
+    func move(to state: StrategyState, position: EpochPosition, factor: Float) {
+        (self.state, self.position, self.factor, faults) = (state, position, factor, 0)
     }
 }
 

@@ -104,7 +104,8 @@ public struct TrainingLoop {
             random = try RandomGenerator(state: resume.loopRandomState)
             for _ in 1..<resume.epoch { order.next(data, random: &random) }
             position = EpochPosition(epoch: resume.epoch, batch: resume.batch, logLikelihoodSum: resume.logLikelihoodSum,
-                                     clipped: resume.clipped, resumed: true)
+                                     clipped: resume.clipped, resumed: true, rollbacks: resume.epochRollbacks)
+            run.restartRollbacks = resume.rollbacks
             previous = resume.previousLogLikelihood
         }
         let context = RestartContext(restart: restart, loopRandomState: resume?.loopRandomState ?? random.state)
