@@ -8,14 +8,15 @@ struct CheckpointArguments: ParsableArguments {
     @Option(help: "Save the run here (atomically) every --checkpoint-every steps and when SIGINT or SIGTERM stops it, to continue it with --resume.")
     var checkpoint: String?
 
-    @Option(help: "Steps (EM: batches of its statistics) between checkpoints.")
-    var checkpointEvery = 100
+    @Option(help: "Steps (EM: batches of its statistics) between checkpoints (default: 100).")
+    var checkpointEvery: Int?
 
     @Option(help: "Continue an interrupted run from its checkpoint; the data and every option that changes the result must be those it was started with. When it names the --checkpoint file and that does not exist yet, the run starts afresh (so a scheduler can requeue the same command).")
     var resume: String?
 
     func validate() throws {
-        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if checkpointEvery != nil, checkpoint == nil { throw ValidationError("--checkpoint-every needs --checkpoint (where to save)") }
     }
 
     /// The loop's control: saving, resuming, stopping on a signal, notes on stderr.
@@ -27,7 +28,7 @@ struct CheckpointArguments: ParsableArguments {
         }
         Interruption.install()
         return TrainingControl(
-            checkpointEvery: checkpoint == nil ? nil : checkpointEvery,
+            checkpointEvery: checkpoint == nil ? nil : checkpointEvery ?? 100,
             // Under MPI every rank takes part in a checkpoint (its partial sums are added up); rank 0
             // alone writes it, and every rank resumes from the same file.
             save: checkpoint.map { path in { if Launch.leads { try CheckpointFile.write($0, to: path) } } },

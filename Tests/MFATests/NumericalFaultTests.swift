@@ -101,6 +101,14 @@ final class FaultyBackend: Backend {
         #expect(plain == plainResumed, "control")
     }
 
+    @Test("Data whose variance a float32 model in the data's units cannot hold are refused before SGD trains")
+    func hugeSpreadRefused() throws {
+        var values = data.values
+        values[10 * 6 + 2] = 1e30
+        let wide = try Matrix(rows: 640, columns: 6, values: values)
+        #expect(throws: MFAError.self) { try SGDTrainer(backend: CPUBackend(), options: options).train(wide, components: 2, latent: 1) }
+    }
+
     @Test("Faults that keep coming stop training with a clear error after a bounded number of roll-backs")
     func persistentFaultsStop() throws {
         let backend = FaultyBackend { $0 > 3 }

@@ -63,7 +63,7 @@ import Testing
         #expect(throws: MFAError.self) { try trainer.train(data, components: 2, latent: 4) }
         var options = TrainingOptions()
         options.learningRate = -1
-        #expect(throws: MFAError.invalidArgument("the learning rate must be positive (got -1.0)")) {
+        #expect(throws: MFAError.invalidArgument("the learning rate must be positive and finite (got -1.0)")) {
             try SGDTrainer(backend: CPUBackend(), options: options).train(data, components: 2, latent: 1)
         }
     }

@@ -45,6 +45,7 @@ public struct DGMMTrainer<B: Backend> {
         }
         if from != nil, options.restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: restarts must be 1") }
         let moments = try data.columnMoments()
+        try Standardisation.requireModelFits(variance: moments.variance)
         if let note = Standardisation.storageNote(moments) { control.note(note) }
         let scale = Standardisation.scale(variance: moments.variance)
         let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: min(options.batchSize, data.rows),

@@ -26,6 +26,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     public init<S: SampleSource>(backend: B, start: PrecisionParameters, data: S, options: TrainingOptions, totalSteps: Int,
                                  moments: ColumnMoments? = nil) throws {
         let moments = try moments ?? data.columnMoments()
+        try Standardisation.requireModelFits(variance: moments.variance)
         let scale = Standardisation.scale(variance: moments.variance)
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
                                    origin: moments.mean.map(Float.init), scale: Float(scale))

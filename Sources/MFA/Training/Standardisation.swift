@@ -36,6 +36,17 @@ public enum Standardisation {
                       far.count == 1 ? "s" : "", far.count == 1 ? "its" : "their", digits, digits.rounded() == 1 ? "" : "s")
     }
 
+    /// Models are saved in the data's units in float32, with variances up to 100 times a column's
+    /// (`projectionOptions`): refuses data whose spread would overflow them, before training
+    /// rather than at the save.
+    static func requireModelFits(variance: [Double]) throws {
+        guard let (column, largest) = variance.enumerated().max(by: { $0.element < $1.element }) else { return }
+        guard 100 * largest < Double(Float.greatestFiniteMagnitude) else {
+            throw MFAError.invalidArgument(
+                "column \(column) has variance \(largest): a model in the data's units, held in float32, cannot represent variances that large; rescale the data")
+        }
+    }
+
     /// EM's sums hold squares of the centred data in float32 (up to ~3.4·10³⁸): refuses columns
     /// whose spread would overflow them, instead of a NaN later.
     static func requireSquaresFit(variance: [Double]) throws {

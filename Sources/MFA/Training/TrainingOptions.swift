@@ -64,10 +64,10 @@ public struct TrainingOptions: Sendable, Equatable {
         guard epochs >= 1 else { throw MFAError.invalidArgument("epochs must be at least 1 (got \(epochs))") }
         guard batchSize >= 1 else { throw MFAError.invalidArgument("the batch size must be at least 1 (got \(batchSize))") }
         guard learningRate > 0, learningRate.isFinite else {
-            throw MFAError.invalidArgument("the learning rate must be positive (got \(learningRate))")
+            throw MFAError.invalidArgument("the learning rate must be positive and finite (got \(learningRate))")
         }
         guard minVariance > 0, minVariance.isFinite else {
-            throw MFAError.invalidArgument("the variance floor must be positive (got \(minVariance))")
+            throw MFAError.invalidArgument("the variance floor must be positive and finite (got \(minVariance))")
         }
         guard eigenvalueFloor > 0, eigenvalueFloor < 1 else {
             throw MFAError.invalidArgument("the eigenvalue floor τ must lie in (0, 1) (got \(eigenvalueFloor))")
