@@ -219,21 +219,35 @@ __kernel void clip_log_precision(__global float* theta, const int logPrecisionAt
     theta[logPrecisionAt + p] = clamp(theta[logPrecisionAt + p], low, high);
 }
 
-// Row a of M_k: M_k[a,b] = δ_ab − Σ_j Γ_k[j,a] Γ_k[j,b] / e_kj, accumulated in real_t.   global: (l, K)
+// Row a of M_k: M_k[a,b] = δ_ab − Σ_j Γ_k[j,a] Γ_k[j,b] / e_kj, accumulated in real_t: a work-group
+// per (a, k), its items each summing every size-th j (reads along j, coalesced), the rows added by a
+// tree in local memory.                          global: (size, l, K), local: (size, 1, 1)
 __kernel void inner_matrices(__global const float* theta, const int K, const int d, const int l,
-                             const int logPrecisionAt, const int loadingsAt, __global real_t* inner) {
-    const int a = get_global_id(0), c = get_global_id(1);
+                             const int logPrecisionAt, const int loadingsAt, __global real_t* inner,
+                             __local real_t* scratch) {
+    const int lid = get_local_id(0), size = get_local_size(0), a = get_global_id(1), c = get_global_id(2);
     __global const float* gamma = theta + loadingsAt + (size_t)c * l * d;
     __global const float* logE = theta + logPrecisionAt + (size_t)c * d;
+    // Entries b ≥ a only (M_k is symmetric): the group writes them and their mirrors.
     real_t row[MAX_LATENT], lost[MAX_LATENT];
-    for (int b = 0; b < l; b++) row[b] = lost[b] = 0;
-    for (int j = 0; j < d; j++) {
+    for (int b = a; b < l; b++) row[b] = lost[b] = 0;
+    for (int j = lid; j < d; j += size) {
         const real_t weighted = (real_t)gamma[(size_t)a * d + j] * (real_t)exp(-logE[j]);
-        for (int b = 0; b < l; b++) ACCUMULATE(row[b], lost[b], weighted * (real_t)gamma[(size_t)b * d + j]);
+        for (int b = a; b < l; b++) ACCUMULATE(row[b], lost[b], weighted * (real_t)gamma[(size_t)b * d + j]);
     }
-    // (The identity added apart: a select inside this loop becomes a `freeze` that Oclgrind reads as undefined.)
-    row[a] -= 1;
-    for (int b = 0; b < l; b++) inner[(size_t)c * l * l + a * l + b] = -row[b];
+    for (int b = a; b < l; b++) scratch[lid * l + b] = row[b];
+    for (int s = size / 2; s > 0; s >>= 1) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < s) for (int b = a; b < l; b++) scratch[lid * l + b] += scratch[(lid + s) * l + b];
+    }
+    // (The identity added apart from the sums, as −(Σ − 1) on the diagonal.)
+    if (lid == 0) {
+        for (int b = a; b < l; b++) {
+            inner[(size_t)c * l * l + a * l + b] = -scratch[b];
+            inner[(size_t)c * l * l + b * l + a] = -scratch[b];
+        }
+        inner[(size_t)c * l * l + a * l + a] += 1;
+    }
 }
 
 // The l×l part of the projection for component c, as ProjectionPlan and SymmetricJacobi do it on
@@ -243,12 +257,13 @@ __kernel void inner_matrices(__global const float* theta, const int K, const int
 // adds the clipped count to components[clippedAt + c] (NaN: M_k not finite, or with τ = 0 not
 // positive definite; Γ_k is then left as it is: R_k = I).              global: (K)
 __kernel void project_components(__global real_t* inner, __global real_t* vectors, __global float* rotations,
-                                 __global float* components, const int K, const int l, const int eigenvaluesAt,
-                                 const int clippedAt, const float eigenvalueFloor) {
+                                 __global float* squaredRotations, __global float* components, const int K, const int l,
+                                 const int eigenvaluesAt, const int clippedAt, const float eigenvalueFloor) {
     const int c = get_global_id(0);
     __global real_t* a = inner + (size_t)c * l * l;
     __global real_t* v = vectors + (size_t)c * l * l;
     __global float* r = rotations + (size_t)c * l * l;
+    __global float* r2 = squaredRotations + (size_t)c * l * l;
     const real_t tau = eigenvalueFloor;
     for (int row = 0; row < l; row++) for (int q = 0; q < l; q++) v[row * l + q] = row == q ? 1 : 0;
     for (int sweep = 0; sweep < 32; sweep++) {
@@ -329,6 +344,7 @@ __kernel void project_components(__global real_t* inner, __global real_t* vector
     } else {
         components[clippedAt + c] += (float)clipped;
     }
+    for (int p = 0; p < l * l; p++) r2[p] = r[p] * r[p];
 }
 
 // tally[0] += Σ_n logDensity[n] (the batch summed in real_t by one work-group, then added in two
@@ -353,10 +369,11 @@ __kernel void tally_log_density(__global const float* logDensity, const int rows
     }
 }
 
-// Γ_k ← Γ_k R_k on the [K, l, d] block at `offset` (R_k l×l row-major, squared entries if
-// `square`, for Adam's second moment).                              global: (d, K)
+// Γ_k ← Γ_k R_k on the [K, l, d] block at `offset` (R_k l×l row-major; for Adam's second
+// moment the caller passes R_k∘R_k, which project_components writes beside R_k). No branch in the
+// inner loop, so a CPU driver can vectorise across j.                 global: (d, K)
 __kernel void rotate_loadings(__global float* block, const int offset, __global const float* rotations,
-                              const int d, const int l, const int square) {
+                              const int d, const int l) {
     const int j = get_global_id(0), c = get_global_id(1);
     __global float* base = block + offset + (size_t)c * l * d + j;
     __global const float* r = rotations + (size_t)c * l * l;
@@ -364,10 +381,7 @@ __kernel void rotate_loadings(__global float* block, const int offset, __global 
     for (int i = 0; i < l; i++) old[i] = base[(size_t)i * d];
     for (int i = 0; i < l; i++) {
         float total = 0.0f;
-        for (int s = 0; s < l; s++) {
-            const float factor = square ? r[s * l + i] * r[s * l + i] : r[s * l + i];
-            total += old[s] * factor;
-        }
+        for (int s = 0; s < l; s++) total += old[s] * r[s * l + i];
         base[(size_t)i * d] = total;
     }
 }

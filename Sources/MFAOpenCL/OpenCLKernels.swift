@@ -89,15 +89,17 @@ extension OpenCLBackend {
         let inner = try scratchBuffer("inner", count: k * l * l * realFloats)
         let vectors = try scratchBuffer("vectors", count: k * l * l * realFloats)
         let rotations = try scratchBuffer("rotations", count: k * l * l)
-        try launch(.innerMatrices, global: [l, k], [.buffer(parameters), .int(k), .int(d), .int(l), .int(layout.logPrecision.lowerBound),
-                                                   .int(layout.loadings.lowerBound), .buffer(inner)])
+        let squaredRotations = try scratchBuffer("squared rotations", count: k * l * l)
+        try launch(.innerMatrices, global: [reductionSize, l, k], local: [reductionSize, 1, 1],
+                   [.buffer(parameters), .int(k), .int(d), .int(l), .int(layout.logPrecision.lowerBound),
+                    .int(layout.loadings.lowerBound), .buffer(inner), .local(reductionSize * l * realBytes)])
         try launch(.projectComponents, global: [k],
-                   [.buffer(inner), .buffer(vectors), .buffer(rotations), .buffer(components), .int(k), .int(l),
+                   [.buffer(inner), .buffer(vectors), .buffer(rotations), .buffer(squaredRotations), .buffer(components), .int(k), .int(l),
                     .int(cl.eigenvalues.lowerBound), .int(cl.clipped.lowerBound), .float(Float(options.eigenvalueFloor))])
-        for (buffer, square) in [(parameters, false), (firstMoment, false), (secondMoment, true)] {
+        for (buffer, rotation) in [(parameters, rotations), (firstMoment, rotations), (secondMoment, squaredRotations)] {
             guard let buffer else { continue }
             try launch(.rotateLoadings, global: [d, k],
-                       [.buffer(buffer), .int(layout.loadings.lowerBound), .buffer(rotations), .int(d), .int(l), .int(square ? 1 : 0)])
+                       [.buffer(buffer), .int(layout.loadings.lowerBound), .buffer(rotation), .int(d), .int(l)])
         }
     }
 
