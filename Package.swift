@@ -25,7 +25,7 @@ let package = Package(
 
         // The core, knowing no command line, file format or backend: Model/, Data/, Engine/ (the
         // Backend protocol and the passes), Training/ (Loop/ and the strategies), Analysis/, DGMM/.
-        .target(name: "MFA", dependencies: ["CLAPACKE"]),
+        .target(name: "MFA", dependencies: ["CBLAS", "CLAPACKE"]),
         // Readers and writers: .npy, IDX (gzipped too), CSV, safetensors, PNG.
         .target(name: "MFAIO", dependencies: ["MFA", "CZlib"]),
         // The Backend on OpenBLAS: the oracle and the fallback.

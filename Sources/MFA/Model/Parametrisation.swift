@@ -1,3 +1,4 @@
+import CBLAS
 /// Exact conversions between the covariance and precision forms (DESIGN.md §1), l×l work per
 /// component, in float64.
 extension MixtureModel {
@@ -39,12 +40,17 @@ extension MixtureModel {
     /// at a floor of 10⁻¹²) round-off can put the smallest anywhere below that, even < 0.
     public func latentPrecision(_ c: Int) throws -> (values: [Double], vectors: [Double]) {
         let (d, l) = (shape.dimension, shape.latent)
-        var inner = SmallLinearAlgebra.identity(l)
+        // ΛᵀΨ⁻¹Λ as one DSYRK of Ψ^(−½)Λ (it runs for every component at every online-EM step).
+        var scaled = [Double](repeating: 0, count: d * l)
         for j in 0..<d {
-            let w = 1 / Double(noiseVariances[c * d + j]), row = (c * d + j) * l
-            for a in 0..<l { for b in 0..<l { inner[a * l + b] += Double(loadings[row + a]) * w * Double(loadings[row + b]) } }
+            let root = (1 / Double(noiseVariances[c * d + j])).squareRoot(), row = (c * d + j) * l
+            for a in 0..<l { scaled[j * l + a] = Double(loadings[row + a]) * root }
         }
-        let (values, vectors) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)
+        var inner = SmallLinearAlgebra.identity(l)
+        if l > 0 {
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(l), blasint(d), 1, scaled, blasint(l), 1, &inner, blasint(l))
+        }
+        let (values, vectors) = try SmallLinearAlgebra.symmetricEigen(inner, order: l)  // reads the upper half
         return (values.map { max($0, 1) }, vectors)
     }
 }

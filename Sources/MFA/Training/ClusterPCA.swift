@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 /// A factor-analysis start from k-means clusters (the start that let EM reach its best figures on
@@ -18,7 +19,7 @@ struct ClusterPCA {
     func model(random: inout RandomGenerator) throws -> MixtureModel {
         let (n, d, l) = (sample.rows, sample.columns, latent)
         let k = centres.count / max(d, 1)
-        let labels = (0..<n).map { nearestCentre(row: $0, components: k) }
+        let labels = nearestCentres(components: k)
         var weights = [Float](), loadings = [Float](), noiseVariances = [Double]()
         for c in 0..<k {
             let rows = labels.indices.filter { labels[$0] == c }
@@ -53,18 +54,20 @@ struct ClusterPCA {
                                 means: centres, loadings: loadings, noiseVariances: noiseVariances.map { Float(max($0, minVariance)) })
     }
 
-    func nearestCentre(row r: Int, components k: Int) -> Int {
-        let d = sample.columns
-        var best = 0, bestDistance = Float.infinity
-        for c in 0..<k {
-            var distance: Float = 0
-            for j in 0..<d {
-                let difference = sample[r, j] - centres[c * d + j]
-                distance += difference * difference
+    /// Each row's nearest centre: argmin_c ‖c‖² − 2 x·c, the products as one GEMM.
+    func nearestCentres(components k: Int) -> [Int] {
+        let (n, d) = (sample.rows, sample.columns)
+        var products = [Float](repeating: 0, count: n * k)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(k), blasint(d), 1, sample.values, blasint(d),
+                    centres, blasint(d), 0, &products, blasint(k))
+        let norms = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
+        return (0..<n).map { r in
+            var best = 0, bestDistance = Float.infinity
+            for c in 0..<k where norms[c] - 2 * products[r * k + c] < bestDistance {
+                (best, bestDistance) = (c, norms[c] - 2 * products[r * k + c])
             }
-            if distance < bestDistance { (best, bestDistance) = (c, distance) }
+            return best
         }
-        return best
     }
 
     /// The l leading directions of the rows (orthonormal, largest first) and the variance along
@@ -74,29 +77,19 @@ struct ClusterPCA {
         let l = latent
         var q = (0..<l).map { _ in (0..<d).map { _ in random.normal() } }
         orthonormalise(&q)
-        var projections = [Double](repeating: 0, count: l)
+        // Y = X Qᵀ (n×l), then Q ← orth(Yᵀ X): two GEMMs a pass.
+        var flat = [Double](repeating: 0, count: l * d)
+        var y = [Double](repeating: 0, count: max(n * l, 1))
         var spread = [Double](repeating: 0, count: l)
         for pass in 0...iterations {
-            var next = [[Double]](repeating: [Double](repeating: 0, count: d), count: l)
-            spread = [Double](repeating: 0, count: l)
-            x.withUnsafeBufferPointer { x in
-                for r in 0..<n {
-                    let row = x.baseAddress! + r * d
-                    for i in 0..<l {
-                        var sum = 0.0
-                        q[i].withUnsafeBufferPointer { qi in for j in 0..<d { sum += row[j] * qi[j] } }
-                        projections[i] = sum
-                        spread[i] += sum * sum
-                    }
-                    guard pass < iterations else { continue }
-                    for i in 0..<l {
-                        let projection = projections[i]
-                        next[i].withUnsafeMutableBufferPointer { ni in for j in 0..<d { ni[j] += projection * row[j] } }
-                    }
-                }
-            }
+            for i in 0..<l { for j in 0..<d { flat[i * d + j] = q[i][j] } }
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(l), blasint(d), 1, x, blasint(d),
+                        flat, blasint(d), 0, &y, blasint(l))
+            spread = (0..<l).map { i in (0..<n).reduce(0.0) { $0 + y[$1 * l + i] * y[$1 * l + i] } }
             guard pass < iterations else { break }
-            q = next
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(l), blasint(d), blasint(n), 1, y, blasint(l),
+                        x, blasint(d), 0, &flat, blasint(d))
+            q = (0..<l).map { Array(flat[($0 * d)..<(($0 + 1) * d)]) }
             orthonormalise(&q)
         }
         spread = spread.map { $0 / Double(max(n, 1)) }

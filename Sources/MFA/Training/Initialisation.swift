@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 /// Starting points for training (docs/DESIGN.md §7): means at random samples or k-means++
@@ -79,20 +80,17 @@ public enum Initialiser {
         let n = sample.rows
         var centres = [Float]()
         centres.append(contentsOf: sample.row(Int(random.next() % UInt64(n))))
+        // ‖x − c‖² = ‖x‖² − 2 x·c + ‖c‖², the products for each new centre as one GEMV.
         var distance = [Double](repeating: .infinity, count: n)
-        sample.values.withUnsafeBufferPointer { x in
-            for c in 1..<max(k, 1) {
-                let centre = Array(centres[((c - 1) * d)..<(c * d)])
-                for r in 0..<n {
-                    var sum: Float = 0
-                    for j in 0..<d {
-                        let diff = x[r * d + j] - centre[j]
-                        sum += diff * diff
-                    }
-                    distance[r] = min(distance[r], Double(sum))
-                }
-                centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
-            }
+        let norms = (0..<n).map { r in sample.row(r).reduce(0.0) { $0 + Double($1) * Double($1) } }
+        var products = [Float](repeating: 0, count: n)
+        for c in 1..<max(k, 1) {
+            let centre = Array(centres[((c - 1) * d)..<(c * d)])
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(d), 1, sample.values, blasint(d), centre, 1, 0,
+                        &products, 1)
+            let centreNorm = centre.reduce(0.0) { $0 + Double($1) * Double($1) }
+            for r in 0..<n { distance[r] = min(distance[r], max(norms[r] - 2 * Double(products[r]) + centreNorm, 0)) }
+            centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
         }
         guard options.kmeansIterations > 0 else { return (centres, sample) }
         let shape = try MixtureShape(components: k, dimension: d, latent: 0)
