@@ -111,6 +111,10 @@ struct Train: ParsableCommand {
 /// One line per epoch (SGD) or iteration (EM).
 func progressLine(_ report: EpochReport, algorithm: Algorithm, clipping: Bool = true) -> String {
     var line = report.restarts > 1 ? "restart \(report.restart + 1)/\(report.restarts) " : ""
+    if report.epoch == 0 {  // the start, scored on the validation data
+        return line + String(format: "start  validation %.2f  after %@", report.validationLogLikelihood ?? .nan,
+                             clockText(report.elapsedSeconds))
+    }
     line += String(format: "%@ %d/%d  train %.2f", algorithm == .em ? "iteration" : "epoch", report.epoch, report.epochs,
                    report.trainLogLikelihood)
     if let v = report.validationLogLikelihood { line += String(format: "  validation %.2f", v) }

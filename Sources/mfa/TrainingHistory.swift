@@ -7,7 +7,8 @@ import MFAIO
 /// initialising count too.
 let processStart = ContinuousClock.now
 
-/// `--history FILE.csv`: one row per epoch of the restart that is kept, header exactly
+/// `--history FILE.csv`: one row per epoch of the restart that is kept (with `--validation`, a
+/// row 0 for the start, its train_ll empty), header exactly
 /// `epoch,seconds,train_ll,validation_ll` (seconds since the process started; log-likelihoods per
 /// sample in the data's units; empty where not computed).
 struct TrainingHistory {
@@ -29,7 +30,8 @@ struct TrainingHistory {
         let elapsed = ContinuousClock.now - processStart
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         let validation = report.validationLogLikelihood.map { String($0) } ?? ""
-        rows[report.restart, default: []].append("\(report.epoch),\(String(format: "%.3f", seconds)),\(report.trainLogLikelihood),\(validation)")
+        let train = report.trainLogLikelihood.isNaN ? "" : String(report.trainLogLikelihood)  // epoch 0: the start
+        rows[report.restart, default: []].append("\(report.epoch),\(String(format: "%.3f", seconds)),\(train),\(validation)")
     }
 
     func write(restart: Int, to path: String) throws {

@@ -45,7 +45,10 @@ extension CommandTests {
             // The kept restart's final training log-likelihood is the file's, and no lower than any restart's last epoch's.
             let lines = try String(contentsOfFile: workspace["h.csv"], encoding: .utf8).split(separator: "\n")
             #expect(lines.first == "epoch,seconds,train_ll,validation_ll")
-            #expect(lines.count == 4 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 4 })
+            // Row 0 is the start (scored on the validation data, its train_ll empty), then the three epochs.
+            #expect(lines.count == 5 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 4 })
+            let start = lines.count > 1 ? lines[1].split(separator: ",", omittingEmptySubsequences: false) : []
+            #expect(start.count == 4 && start[0] == "0" && start[2].isEmpty && Double(start[3]) != nil, "\(algorithm): \(lines)")
             let seconds = lines.dropFirst().map { Double($0.split(separator: ",")[1])! }
             #expect(seconds == seconds.sorted() && seconds.allSatisfy { $0 > 0 })
         }

@@ -1,4 +1,6 @@
-/// One line of progress, reported after every epoch (EM: every iteration) of every algorithm.
+/// One line of progress, reported after every epoch (EM: every iteration) of every algorithm,
+/// and, when there is validation data, for the start as epoch 0 (its training log-likelihood NaN:
+/// not computed).
 public struct EpochReport: Sendable {
     /// The restart this epoch belongs to (0-based), of how many.
     public var restart = 0

@@ -109,6 +109,14 @@ public struct TrainingLoop {
             previous = resume.previousLogLikelihood
         }
         let context = RestartContext(restart: restart, loopRandomState: resume?.loopRandomState ?? random.state)
+        if resume == nil, let validation {
+            // Epoch 0, the start, when there is validation data to score it on: a time-to-quality
+            // curve begins where training does.
+            progress(EpochReport(
+                restart: restart, restarts: restarts, epoch: 0, epochs: epochs, trainLogLikelihood: .nan,
+                validationLogLikelihood: try meanLogLikelihood(strategy, validation), samplesPerSecond: 0,
+                elapsedSeconds: run.pace.elapsed, remainingSeconds: 0, clippedFraction: 0))
+        }
         var converged = false, lastEpoch = position.epoch
         for epoch in position.epoch...epochs {
             lastEpoch = epoch
