@@ -122,9 +122,7 @@ public final class MixtureEngine<B: Backend> {
     public func drainClipped() throws -> Double {
         let range = componentLayout.clipped
         let counts = try readDoubles(components, offset: range.lowerBound, count: range.count)
-        try [Float](repeating: 0, count: range.count).withUnsafeBufferPointer {
-            try backend.write($0, to: components, offset: range.lowerBound)
-        }
+        try zeroClippedCounts()
         return counts.reduce(0, +)
     }
 
@@ -340,15 +338,22 @@ public final class MixtureEngine<B: Backend> {
     public func drainLogLikelihood() throws -> Double {
         let sums = try readDoubles(tally, count: 2)
         let jacobian = Double(shape.dimension) * Foundation.log(Double(scale)) * Double(tallyRows)
-        tallyRows = 0
-        try [Float](repeating: 0, count: 2).withUnsafeBufferPointer { try backend.write($0, to: tally, offset: 0) }
+        try zeroLogLikelihoodTally()
         return sums[0] - sums[1] - jacobian
     }
 
     /// Forgets what the tallies and clipped counts hold (a roll-back or a restored state).
     public func resetTallies() throws {
+        try zeroLogLikelihoodTally()
+        try zeroClippedCounts()
+    }
+
+    private func zeroLogLikelihoodTally() throws {
         tallyRows = 0
         try [Float](repeating: 0, count: 2).withUnsafeBufferPointer { try backend.write($0, to: tally, offset: 0) }
+    }
+
+    private func zeroClippedCounts() throws {
         try [Float](repeating: 0, count: componentLayout.clipped.count).withUnsafeBufferPointer {
             try backend.write($0, to: components, offset: componentLayout.clipped.lowerBound)
         }
