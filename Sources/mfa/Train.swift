@@ -33,7 +33,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var checkpoints: CheckpointArguments
 
-    @Option(help: "Write one row per epoch of the kept restart here (CSV: epoch,seconds,train_ll,validation_ll; seconds since the process started).")
+    @Option(help: "Write one row per epoch of the kept restart here (CSV: epoch,seconds,train_ll,validation_ll; seconds since the process started; with --validation, a row 0 for the start, train_ll empty).")
     var history: String?
 
     @Option(help: "Image shape HxW of each sample, for sample grids (default: from the data file, or a square d).")
