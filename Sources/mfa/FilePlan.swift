@@ -38,7 +38,8 @@ struct FilePlan {
             let folder = PathText.directory(of: output.identity.resolvedPath)
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-                throw MFAError.fileAccess(path: output.path, reason: "its folder \(folder) does not exist")
+                throw MFAError.fileAccess(path: output.path, reason: FileManager.default.fileExists(atPath: folder)
+                                          ? "\(folder) is a file, not a folder" : "its folder \(folder) does not exist")
             }
             guard access(folder, W_OK | X_OK) == 0 else {
                 throw MFAError.fileAccess(path: output.path, reason: "cannot write in its folder \(folder) (\(String(cString: strerror(errno))))")
