@@ -144,4 +144,26 @@ import Testing
         #expect(abs(abs(loading[0] + loading[1]) / norm - 2.0.squareRoot()) < 0.01, "direction \(loading)")
         #expect(start.noiseVariances.allSatisfy { abs($0 - 0.01) < 0.005 }, "ψ \(start.noiseVariances)")
     }
+
+    @Test("The k-means-PCA start does not depend on where the data sit: the same data 10³ from zero give the same clusters")
+    func clusterPCAShiftInvariant() throws {
+        // Three tight clusters (spread 0.05) a unit apart in d = 20: float32 distances as
+        // ‖x‖² − 2x·c + ‖c‖² on raw values 10³ from zero cannot tell them apart.
+        var random = RandomGenerator(seed: 21)
+        let (n, d) = (900, 20)
+        var values = [Float]()
+        for r in 0..<n { for j in 0..<d { values.append(Float((j == r % 3 ? 1.0 : 0.0) + 0.05 * random.normal())) } }
+        var options = TrainingOptions()
+        options.initialisation = .kmeansPCA
+        let shape = try MixtureShape(components: 3, dimension: d, latent: 1)
+        func start(_ shift: Float) throws -> MixtureModel {
+            var generator = RandomGenerator(seed: 4)
+            return try Initialiser.initialise(try Matrix(rows: n, columns: d, values: values.map { $0 + shift }), shape: shape,
+                                              options: options, backend: CPUBackend(), random: &generator).covarianceModel()
+        }
+        let (near, far) = (try start(0), try start(1000))
+        #expect(zip(near.weights, far.weights).allSatisfy { abs($0 - $1) < 1e-3 }, "weights \(near.weights) vs \(far.weights)")
+        let spreads = far.noiseVariances.map(Double.init)
+        #expect(spreads.allSatisfy { $0 < 0.01 }, "a component spans clusters: ψ up to \(spreads.max()!)")
+    }
 }

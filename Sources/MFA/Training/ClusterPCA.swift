@@ -54,13 +54,17 @@ struct ClusterPCA {
                                 means: centres, loadings: loadings, noiseVariances: noiseVariances.map { Float(max($0, minVariance)) })
     }
 
-    /// Each row's nearest centre: argmin_c ‖c‖² − 2 x·c, the products as one GEMM.
+    /// Each row's nearest centre: argmin_c ‖c‖² − 2 x·c, the products as one GEMM, on rows and
+    /// centres less the sample's mean (float32 cancellation would otherwise grow with the data's
+    /// distance from zero).
     func nearestCentres(components k: Int) -> [Int] {
         let (n, d) = (sample.rows, sample.columns)
+        let centredRows = Initialiser.centred(sample)
+        let centredCentres = (0..<(k * d)).map { centres[$0] - centredRows.mean[$0 % d] }
         var products = [Float](repeating: 0, count: n * k)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(k), blasint(d), 1, sample.values, blasint(d),
-                    centres, blasint(d), 0, &products, blasint(k))
-        let norms = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(k), blasint(d), 1, centredRows.values, blasint(d),
+                    centredCentres, blasint(d), 0, &products, blasint(k))
+        let norms = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centredCentres[c * d + $1] * centredCentres[c * d + $1] } }
         return (0..<n).map { r in
             var best = 0, bestDistance = Float.infinity
             for c in 0..<k where norms[c] - 2 * products[r * k + c] < bestDistance {

@@ -70,6 +70,17 @@ public enum Initialiser {
         return out
     }
 
+    /// The rows less their mean (float64), and the mean: what distances by GEMM are computed on.
+    static func centred(_ sample: Matrix) -> (values: [Float], mean: [Float]) {
+        let (n, d) = (sample.rows, sample.columns)
+        var mean = [Double](repeating: 0, count: d)
+        for r in 0..<n { for j in 0..<d { mean[j] += Double(sample.values[r * d + j]) } }
+        let rounded = mean.map { Float($0 / Double(max(n, 1))) }
+        var values = sample.values
+        for r in 0..<n { for j in 0..<d { values[r * d + j] -= rounded[j] } }
+        return (values, rounded)
+    }
+
     /// k-means++ seeding on a sample, then Lloyd iterations whose assignment step is the
     /// backend's forward pass of an isotropic, equal-weight mixture (argmax ℓ = nearest centre).
     static func kmeans<B: Backend, S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions, backend: B,
@@ -80,13 +91,16 @@ public enum Initialiser {
         let n = sample.rows
         var centres = [Float]()
         centres.append(contentsOf: sample.row(Int(random.next() % UInt64(n))))
-        // ‖x − c‖² = ‖x‖² − 2 x·c + ‖c‖², the products for each new centre as one GEMV.
+        // ‖x − c‖² = ‖x‖² − 2 x·c + ‖c‖², the products for each new centre as one GEMV, on data
+        // centred on the sample's mean (distances do not change; float32 cancellation would, for
+        // data far from zero).
         var distance = [Double](repeating: .infinity, count: n)
-        let norms = (0..<n).map { r in sample.row(r).reduce(0.0) { $0 + Double($1) * Double($1) } }
+        let centred = Self.centred(sample)
+        let norms = (0..<n).map { r in (0..<d).reduce(0.0) { $0 + Double(centred.values[r * d + $1]) * Double(centred.values[r * d + $1]) } }
         var products = [Float](repeating: 0, count: n)
         for c in 1..<max(k, 1) {
-            let centre = Array(centres[((c - 1) * d)..<(c * d)])
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(d), 1, sample.values, blasint(d), centre, 1, 0,
+            let centre = (0..<d).map { centres[(c - 1) * d + $0] - centred.mean[$0] }
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(d), 1, centred.values, blasint(d), centre, 1, 0,
                         &products, 1)
             let centreNorm = centre.reduce(0.0) { $0 + Double($1) * Double($1) }
             for r in 0..<n { distance[r] = min(distance[r], max(norms[r] - 2 * Double(products[r]) + centreNorm, 0)) }
