@@ -70,15 +70,26 @@ public enum Initialiser {
         return out
     }
 
-    /// The rows less their mean (float64), and the mean: what distances by GEMM are computed on.
-    static func centred(_ sample: Matrix) -> (values: [Float], mean: [Float]) {
+    /// The rows less their mean (the mean summed in float64), the mean, and each centred row's
+    /// squared norm: what distances by GEMM are computed on.
+    static func centred(_ sample: Matrix) -> (values: [Float], mean: [Float], squaredNorms: [Double]) {
         let (n, d) = (sample.rows, sample.columns)
         var mean = [Double](repeating: 0, count: d)
-        for r in 0..<n { for j in 0..<d { mean[j] += Double(sample.values[r * d + j]) } }
-        let rounded = mean.map { Float($0 / Double(max(n, 1))) }
         var values = sample.values
-        for r in 0..<n { for j in 0..<d { values[r * d + j] -= rounded[j] } }
-        return (values, rounded)
+        var norms = [Double](repeating: 0, count: n)
+        values.withUnsafeMutableBufferPointer { x in
+            for r in 0..<n { for j in 0..<d { mean[j] += Double(x[r * d + j]) } }
+            for j in 0..<d { mean[j] /= Double(max(n, 1)) }
+            for r in 0..<n {
+                var norm = 0.0
+                for j in 0..<d {
+                    x[r * d + j] -= Float(mean[j])
+                    norm += Double(x[r * d + j]) * Double(x[r * d + j])
+                }
+                norms[r] = norm
+            }
+        }
+        return (values, mean.map { Float($0) }, norms)
     }
 
     /// k-means++ seeding on a sample, then Lloyd iterations whose assignment step is the
@@ -96,7 +107,7 @@ public enum Initialiser {
         // data far from zero).
         var distance = [Double](repeating: .infinity, count: n)
         let centred = Self.centred(sample)
-        let norms = (0..<n).map { r in (0..<d).reduce(0.0) { $0 + Double(centred.values[r * d + $1]) * Double(centred.values[r * d + $1]) } }
+        let norms = centred.squaredNorms
         var products = [Float](repeating: 0, count: n)
         for c in 1..<max(k, 1) {
             let centre = (0..<d).map { centres[(c - 1) * d + $0] - centred.mean[$0] }
