@@ -69,6 +69,7 @@ struct Train: ParsableCommand {
         let backend = try training.backendOptions.make()
         say("training K=\(components) l=\(latent) on \(x.rows) samples of d=\(x.columns) (\(data))")
         var last: EpochReport?
+        var lastOfRestart = [Int: EpochReport]()  // the model's metadata takes the kept restart's
         // A resumed run keeps the history rows of the epochs before its checkpoint; a stopped run
         // writes what it has, so that the two together make one history.
         var epochs = TrainingHistory(continuing: history, from: control.resume)
@@ -77,6 +78,7 @@ struct Train: ParsableCommand {
                 return try training.train(x, components: components, latent: latent, validation: validationSet,
                                           from: start, control: control, on: backend) { report in
                     last = report
+                    lastOfRestart[report.restart] = report
                     epochs.record(report)
                     say(progressLine(report, algorithm: training.algorithm))
                 }
@@ -88,7 +90,7 @@ struct Train: ParsableCommand {
         var record = training.record(data: data, rows: x.rows)
         record.seconds = last?.elapsedSeconds
         record.from = from
-        record.validationLogLikelihood = last?.validationLogLikelihood
+        record.validationLogLikelihood = lastOfRestart[best.restart]?.validationLogLikelihood
         record.trainLogLikelihood = best.logLikelihood
         record.bestRestart = best.restart
         var metadata = record.metadata

@@ -51,6 +51,10 @@ extension CommandTests {
             #expect(start.count == 4 && start[0] == "0" && start[2].isEmpty && Double(start[3]) != nil, "\(algorithm): \(lines)")
             let seconds = lines.dropFirst().map { Double($0.split(separator: ",")[1])! }
             #expect(seconds == seconds.sorted() && seconds.allSatisfy { $0 > 0 })
+            // The file's validation figure is the kept restart's last, as its history says.
+            let recorded = info.split(separator: "\n").first { $0.contains("validation_log_likelihood") }.flatMap { Double($0.split(separator: " ").last!) }
+            let lastValidation = lines.last.flatMap { Double($0.split(separator: ",", omittingEmptySubsequences: false)[3]) }
+            #expect(recorded != nil && recorded == lastValidation, "\(algorithm): \(String(describing: recorded)) vs \(String(describing: lastValidation))")
         }
     }
 

@@ -97,6 +97,9 @@ public enum Initialiser {
     static func kmeans<B: Backend, S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions, backend: B,
                                    random: inout RandomGenerator) throws -> (centres: [Float], sample: Matrix) {
         let d = data.columns
+        guard min(options.kmeansSampleSize, data.rows) >= k else {
+            throw MFAError.invalidArgument("the k-means sample of \(options.kmeansSampleSize) rows is smaller than K = \(k) (--kmeans-sample)")
+        }
         let sample = try data.gathering(rows: distinctIndices(min(options.kmeansSampleSize, data.rows), from: data.rows,
                                                               random: &random))
         let n = sample.rows
