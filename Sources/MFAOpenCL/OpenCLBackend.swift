@@ -4,8 +4,9 @@ import Foundation
 import MFA
 
 /// The Backend on OpenCL: buffers on one device, the kernels of `Kernels/mfa.cl` for the named
-/// operations and CLBlast for the GEMMs, all on one in-order queue. Only reads come back to the
-/// host, plus the l×l eigendecompositions of the projection (K·l² floats each way per step).
+/// operations and CLBlast for the GEMMs, all on one in-order queue. A training step reads nothing
+/// back (the projection's eigensolver runs on the device; the log-likelihood and clipped counts
+/// are tallied there until the loop settles); writes go through two staging slots.
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     public typealias Buffer = OpenCLBuffer
 

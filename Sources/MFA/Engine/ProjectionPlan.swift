@@ -7,8 +7,6 @@ public struct ProjectionPlan {
     public var exactRotation: [Double]
     /// λ after clipping (each ≥ τ).
     public var exactEigenvalues: [Double]
-    public var rotation: [Float] { exactRotation.map(Float.init) }
-    public var eigenvalues: [Float] { exactEigenvalues.map(Float.init) }
     public var clipped: Int
     /// False when M_k had a non-finite entry, or (with τ = 0, nothing clipped) an eigenvalue ≤ 0:
     /// then Γ_k is left as it is and the backend marks the component (`ComponentLayout.clipped`).

@@ -9,6 +9,8 @@ import Foundation
 /// d×d matrix is formed.
 struct ClusterPCA {
     let sample: Matrix
+    /// `sample` less its mean (from `Initialiser.kmeans`).
+    let centredSample: CentredRows
     let centres: [Float]
     let latent: Int
     let minVariance: Double
@@ -59,7 +61,7 @@ struct ClusterPCA {
     /// distance from zero).
     func nearestCentres(components k: Int) -> [Int] {
         let (n, d) = (sample.rows, sample.columns)
-        let centredRows = Initialiser.centred(sample)
+        let centredRows = centredSample
         let centredCentres = (0..<(k * d)).map { centres[$0] - centredRows.mean[$0 % d] }
         var products = [Float](repeating: 0, count: n * k)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(k), blasint(d), 1, centredRows.values, blasint(d),

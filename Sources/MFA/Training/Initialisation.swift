@@ -16,8 +16,8 @@ public enum Initialiser {
         case .kmeansPlusPlus:
             means = try kmeans(data, components: k, options: options, backend: backend, random: &random).centres
         case .kmeansPCA:
-            let (centres, sample) = try kmeans(data, components: k, options: options, backend: backend, random: &random)
-            return .covariance(try ClusterPCA(sample: sample, centres: centres, latent: l, minVariance: options.minVariance,
+            let (centres, sample, centred) = try kmeans(data, components: k, options: options, backend: backend, random: &random)
+            return .covariance(try ClusterPCA(sample: sample, centredSample: centred, centres: centres, latent: l, minVariance: options.minVariance,
                                               noise: options.noise).model(random: &random))
         }
         let variance = try (moments ?? data.columnMoments()).variance
@@ -72,7 +72,7 @@ public enum Initialiser {
 
     /// The rows less their mean (the mean summed in float64), the mean, and each centred row's
     /// squared norm: what distances by GEMM are computed on.
-    static func centred(_ sample: Matrix) -> (values: [Float], mean: [Float], squaredNorms: [Double]) {
+    static func centred(_ sample: Matrix) -> CentredRows {
         let (n, d) = (sample.rows, sample.columns)
         var mean = [Double](repeating: 0, count: d)
         var values = sample.values
@@ -95,7 +95,7 @@ public enum Initialiser {
     /// k-means++ seeding on a sample, then Lloyd iterations whose assignment step is the
     /// backend's forward pass of an isotropic, equal-weight mixture (argmax ℓ = nearest centre).
     static func kmeans<B: Backend, S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions, backend: B,
-                                   random: inout RandomGenerator) throws -> (centres: [Float], sample: Matrix) {
+                                   random: inout RandomGenerator) throws -> (centres: [Float], sample: Matrix, centred: CentredRows) {
         let d = data.columns
         guard min(options.kmeansSampleSize, data.rows) >= k else {
             throw MFAError.invalidArgument("the k-means sample of \(options.kmeansSampleSize) rows is smaller than K = \(k) (--kmeans-sample)")
@@ -120,7 +120,7 @@ public enum Initialiser {
             for r in 0..<n { distance[r] = min(distance[r], max(norms[r] - 2 * Double(products[r]) + centreNorm, 0)) }
             centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
         }
-        guard options.kmeansIterations > 0 else { return (centres, sample) }
+        guard options.kmeansIterations > 0 else { return (centres, sample, centred) }
         let shape = try MixtureShape(components: k, dimension: d, latent: 0)
         let batch = 1024
         let engine = try MixtureEngine(backend: backend, shape: shape, capacity: min(batch, n),
@@ -147,7 +147,7 @@ public enum Initialiser {
                 for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
             }
         }
-        return (centres, sample)
+        return (centres, sample, centred)
     }
 }
 
@@ -174,3 +174,7 @@ public enum StartingModel {
         }
     }
 }
+
+/// A sample's rows less their mean, the mean, and each centred row's squared norm: what the
+/// start's distances by GEMM are computed on (computed once, by `Initialiser.kmeans`).
+typealias CentredRows = (values: [Float], mean: [Float], squaredNorms: [Double])
