@@ -33,6 +33,14 @@ for key in sorted({(r["algorithm"], r["latent"]) for r in runs}, key=lambda k: (
     print(f"| {key[0]} | {key[1]} | {statistics.median(float(r['test_ll']) for r in group):.1f} | "
           f"{statistics.median(float(r['seconds']) for r in group):.1f} | {len(group)} |")
 
+# The criterion: the default run's curve passes scikit-learn's test LL within a tenth of
+# its fit time (both measured in this run).
+for path in sorted(out.glob("online-em-l*.csv")):
+    passed = [float(r["seconds"]) for r in csv.DictReader(open(path)) if r["validation_ll"] and float(r["validation_ll"]) > sklearn_ll]
+    verdict = f"first above it at {passed[0]:.2f} s" if passed else "never above it"
+    print(f"{path.name}: {verdict}; a tenth of scikit-learn's fit is {sklearn_seconds / 10:.2f} s "
+          f"({'met' if passed and passed[0] <= sklearn_seconds / 10 else 'not met'})")
+
 latents = sorted({int(r["latent"]) for r in runs})
 figure, axes = plt.subplots(1, len(latents), figsize=(6 * len(latents), 4.5), squeeze=False)
 references = {10: 1068.7, 20: 1119.4}

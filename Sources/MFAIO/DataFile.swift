@@ -66,12 +66,15 @@ public enum DataFile {
         return dataset
     }
 
-    static func makeDataset(from array: NumpyArray, path: String) throws -> Dataset {
+    static func makeDataset(from array: consuming NumpyArray, path: String) throws -> Dataset {
         guard let rows = array.shape.first else {
             throw MFAError.malformedFile(path: path, reason: "a scalar is not a data set")
         }
         let columns = checkedProduct(Array(array.shape.dropFirst())) ?? 0
-        let values = array.isBytes ? array.values.map { $0 / 255 } : array.values
+        // Scaled in place: a copy of Fashion-MNIST's 188 MB cost a third of a second.
+        var values = array.values
+        array.values = []
+        if array.isBytes { values.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] /= 255 } } }
         let image = array.shape.count == 3 ? ImageShape(height: array.shape[1], width: array.shape[2]) : nil
         return Dataset(samples: try Matrix(rows: rows, columns: columns, values: values), imageShape: image)
     }

@@ -65,7 +65,7 @@ public struct DGMMTrainer<B: Backend> {
                 noiseFloor: options.minVariance / (scale * scale),
                 centres: options.initialisation == .kmeansPlusPlus
                     ? try DGMMInitialiser.kmeansCentres(data, components: shape.components[0], moments: moments, options: options,
-                                                        backend: backend, random: &random) : nil,
+                                                        random: &random) : nil,
                 random: &random)
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,

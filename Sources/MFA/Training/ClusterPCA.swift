@@ -21,7 +21,7 @@ struct ClusterPCA {
     func model(random: inout RandomGenerator) throws -> MixtureModel {
         let (n, d, l) = (sample.rows, sample.columns, latent)
         let k = centres.count / max(d, 1)
-        let labels = nearestCentres(components: k)
+        let labels = Initialiser.nearestCentres(centredSample, centres: centres)
         var weights = [Float](), loadings = [Float](), noiseVariances = [Double]()
         for c in 0..<k {
             let rows = labels.indices.filter { labels[$0] == c }
@@ -54,26 +54,6 @@ struct ClusterPCA {
         let total = weights.reduce(0, +)
         return try MixtureModel(shape: try MixtureShape(components: k, dimension: d, latent: l), weights: weights.map { $0 / total },
                                 means: centres, loadings: loadings, noiseVariances: noiseVariances.map { Float(max($0, minVariance)) })
-    }
-
-    /// Each row's nearest centre: argmin_c ‖c‖² − 2 x·c, the products as one GEMM, on rows and
-    /// centres less the sample's mean (float32 cancellation would otherwise grow with the data's
-    /// distance from zero).
-    func nearestCentres(components k: Int) -> [Int] {
-        let (n, d) = (sample.rows, sample.columns)
-        let centredRows = centredSample
-        let centredCentres = (0..<(k * d)).map { centres[$0] - centredRows.mean[$0 % d] }
-        var products = [Float](repeating: 0, count: n * k)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(k), blasint(d), 1, centredRows.values, blasint(d),
-                    centredCentres, blasint(d), 0, &products, blasint(k))
-        let norms = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centredCentres[c * d + $1] * centredCentres[c * d + $1] } }
-        return (0..<n).map { r in
-            var best = 0, bestDistance = Float.infinity
-            for c in 0..<k where norms[c] - 2 * products[r * k + c] < bestDistance {
-                (best, bestDistance) = (c, norms[c] - 2 * products[r * k + c])
-            }
-            return best
-        }
     }
 
     /// The l leading directions of the rows (orthonormal, largest first) and the variance along

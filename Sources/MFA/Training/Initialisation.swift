@@ -14,9 +14,9 @@ public enum Initialiser {
         case .random:
             means = try data.gathering(rows: distinctIndices(k, from: data.rows, random: &random)).values
         case .kmeansPlusPlus:
-            means = try kmeans(data, components: k, options: options, backend: backend, random: &random).centres
+            means = try kmeans(data, components: k, options: options, random: &random).centres
         case .kmeansPCA:
-            let (centres, sample, centred) = try kmeans(data, components: k, options: options, backend: backend, random: &random)
+            let (centres, sample, centred) = try kmeans(data, components: k, options: options, random: &random)
             return .covariance(try ClusterPCA(sample: sample, centredSample: centred, centres: centres, latent: l, minVariance: options.minVariance,
                                               noise: options.noise).model(random: &random))
         }
@@ -69,86 +69,6 @@ public enum Initialiser {
         }
         return out
     }
-
-    /// The rows less their mean (the mean summed in float64), the mean, and each centred row's
-    /// squared norm: what distances by GEMM are computed on.
-    static func centred(_ sample: Matrix) -> CentredRows {
-        let (n, d) = (sample.rows, sample.columns)
-        var mean = [Double](repeating: 0, count: d)
-        var values = sample.values
-        var norms = [Double](repeating: 0, count: n)
-        values.withUnsafeMutableBufferPointer { x in
-            for r in 0..<n { for j in 0..<d { mean[j] += Double(x[r * d + j]) } }
-            for j in 0..<d { mean[j] /= Double(max(n, 1)) }
-            for r in 0..<n {
-                var norm = 0.0
-                for j in 0..<d {
-                    x[r * d + j] -= Float(mean[j])
-                    norm += Double(x[r * d + j]) * Double(x[r * d + j])
-                }
-                norms[r] = norm
-            }
-        }
-        return (values, mean.map { Float($0) }, norms)
-    }
-
-    /// k-means++ seeding on a sample, then Lloyd iterations whose assignment step is the
-    /// backend's forward pass of an isotropic, equal-weight mixture (argmax ℓ = nearest centre).
-    static func kmeans<B: Backend, S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions, backend: B,
-                                   random: inout RandomGenerator) throws -> (centres: [Float], sample: Matrix, centred: CentredRows) {
-        let d = data.columns
-        guard min(options.kmeansSampleSize, data.rows) >= k else {
-            throw MFAError.invalidArgument("the k-means sample of \(options.kmeansSampleSize) rows is smaller than K = \(k) (--kmeans-sample)")
-        }
-        let sample = try data.gathering(rows: distinctIndices(min(options.kmeansSampleSize, data.rows), from: data.rows,
-                                                              random: &random))
-        let n = sample.rows
-        var centres = [Float]()
-        centres.append(contentsOf: sample.row(Int(random.next() % UInt64(n))))
-        // ‖x − c‖² = ‖x‖² − 2 x·c + ‖c‖², the products for each new centre as one GEMV, on data
-        // centred on the sample's mean (distances do not change; float32 cancellation would, for
-        // data far from zero).
-        var distance = [Double](repeating: .infinity, count: n)
-        let centred = Self.centred(sample)
-        let norms = centred.squaredNorms
-        var products = [Float](repeating: 0, count: n)
-        for c in 1..<max(k, 1) {
-            let centre = (0..<d).map { centres[(c - 1) * d + $0] - centred.mean[$0] }
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(d), 1, centred.values, blasint(d), centre, 1, 0,
-                        &products, 1)
-            let centreNorm = centre.reduce(0.0) { $0 + Double($1) * Double($1) }
-            for r in 0..<n { distance[r] = min(distance[r], max(norms[r] - 2 * Double(products[r]) + centreNorm, 0)) }
-            centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
-        }
-        guard options.kmeansIterations > 0 else { return (centres, sample, centred) }
-        let shape = try MixtureShape(components: k, dimension: d, latent: 0)
-        let batch = 1024
-        let engine = try MixtureEngine(backend: backend, shape: shape, capacity: min(batch, n),
-                                       origin: try sample.columnMoments().mean.map(Float.init))
-        for _ in 0..<options.kmeansIterations {
-            try engine.load(PrecisionParameters(shape: shape, weights: [Float](repeating: 1 / Float(k), count: k),
-                                                means: centres, precisionDiagonal: [Float](repeating: 1, count: k * d),
-                                                precisionLoadings: []))
-            var sums = [Double](repeating: 0, count: k * d)
-            var counts = [Int](repeating: 0, count: k)
-            for start in stride(from: 0, to: n, by: batch) {
-                let rows = start..<min(start + batch, n)
-                try engine.loadBatch(sample, rows: rows)
-                try engine.forward()
-                let r = try engine.readResponsibilities()
-                for (offset, row) in rows.enumerated() {
-                    let scores = r[(offset * k)..<((offset + 1) * k)]
-                    let nearest = scores.indices.max(by: { scores[$0] < scores[$1] })! - offset * k
-                    counts[nearest] += 1
-                    for j in 0..<d { sums[nearest * d + j] += Double(sample[row, j]) }
-                }
-            }
-            for c in 0..<k where counts[c] > 0 {
-                for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
-            }
-        }
-        return (centres, sample, centred)
-    }
 }
 
 @inline(__always) func _cosine(_ x: Float) -> Float { Foundation.cos(x) }
@@ -174,7 +94,3 @@ public enum StartingModel {
         }
     }
 }
-
-/// A sample's rows less their mean, the mean, and each centred row's squared norm: what the
-/// start's distances by GEMM are computed on (computed once, by `Initialiser.kmeans`).
-typealias CentredRows = (values: [Float], mean: [Float], squaredNorms: [Double])

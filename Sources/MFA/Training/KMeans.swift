@@ -1,0 +1,95 @@
+import CBLAS
+import Foundation
+
+/// A sample's rows less their mean, the mean, and each centred row's squared norm: what the
+/// start's distances by GEMM are computed on (computed once, by `Initialiser.kmeans`).
+typealias CentredRows = (values: [Float], mean: [Float], squaredNorms: [Double])
+
+extension Initialiser {
+    /// k-means++ seeding on a sample, then Lloyd iterations. Distances are ‖x‖² − 2 x·c + ‖c‖² with
+    /// the products as GEMV/GEMM on rows and centres less the sample's mean (distances do not
+    /// change; float32 cancellation would, for data far from zero).
+    static func kmeans<S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions,
+                                        random: inout RandomGenerator) throws -> (centres: [Float], sample: Matrix, centred: CentredRows) {
+        let d = data.columns
+        guard min(options.kmeansSampleSize, data.rows) >= k else {
+            throw MFAError.invalidArgument("the k-means sample of \(options.kmeansSampleSize) rows is smaller than K = \(k) (--kmeans-sample)")
+        }
+        let sample = try data.gathering(rows: distinctIndices(min(options.kmeansSampleSize, data.rows), from: data.rows,
+                                                              random: &random))
+        let n = sample.rows
+        var centres = [Float]()
+        centres.append(contentsOf: sample.row(Int(random.next() % UInt64(n))))
+        var distance = [Double](repeating: .infinity, count: n)
+        let centred = Self.centred(sample)
+        let norms = centred.squaredNorms
+        var products = [Float](repeating: 0, count: n)
+        for c in 1..<max(k, 1) {
+            let centre = (0..<d).map { centres[(c - 1) * d + $0] - centred.mean[$0] }
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(d), 1, centred.values, blasint(d), centre, 1, 0,
+                        &products, 1)
+            let centreNorm = centre.reduce(0.0) { $0 + Double($1) * Double($1) }
+            for r in 0..<n { distance[r] = min(distance[r], max(norms[r] - 2 * Double(products[r]) + centreNorm, 0)) }
+            centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
+        }
+        for _ in 0..<options.kmeansIterations {
+            let labels = nearestCentres(centred, centres: centres)
+            // Each cluster's mean, summed in float64 on the centred rows.
+            var sums = [Double](repeating: 0, count: k * d)
+            var counts = [Int](repeating: 0, count: k)
+            centred.values.withUnsafeBufferPointer { x in
+                sums.withUnsafeMutableBufferPointer { sums in
+                    for (r, c) in labels.enumerated() {
+                        counts[c] += 1
+                        let (row, sum) = (x.baseAddress! + r * d, sums.baseAddress! + c * d)
+                        for j in 0..<d { sum[j] += Double(row[j]) }
+                    }
+                }
+            }
+            for c in 0..<k where counts[c] > 0 {  // an empty cluster keeps its centre
+                for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / Double(counts[c]) + Double(centred.mean[j])) }
+            }
+        }
+        return (centres, sample, centred)
+    }
+
+    /// Each centred row's nearest centre: argmin_c ‖c‖² − 2 x·c, the products as one GEMM.
+    static func nearestCentres(_ rows: CentredRows, centres: [Float]) -> [Int] {
+        let d = rows.mean.count
+        let (n, k) = (rows.squaredNorms.count, centres.count / max(d, 1))
+        let centredCentres = (0..<(k * d)).map { centres[$0] - rows.mean[$0 % d] }
+        var products = [Float](repeating: 0, count: n * k)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(k), blasint(d), 1, rows.values, blasint(d),
+                    centredCentres, blasint(d), 0, &products, blasint(k))
+        let norms = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centredCentres[c * d + $1] * centredCentres[c * d + $1] } }
+        return (0..<n).map { r in
+            var best = 0, bestDistance = Float.infinity
+            for c in 0..<k where norms[c] - 2 * products[r * k + c] < bestDistance {
+                (best, bestDistance) = (c, norms[c] - 2 * products[r * k + c])
+            }
+            return best
+        }
+    }
+
+    /// The rows less their mean (the mean summed in float64), the mean, and each centred row's
+    /// squared norm.
+    static func centred(_ sample: Matrix) -> CentredRows {
+        let (n, d) = (sample.rows, sample.columns)
+        var mean = [Double](repeating: 0, count: d)
+        var values = sample.values
+        var norms = [Double](repeating: 0, count: n)
+        values.withUnsafeMutableBufferPointer { x in
+            for r in 0..<n { for j in 0..<d { mean[j] += Double(x[r * d + j]) } }
+            for j in 0..<d { mean[j] /= Double(max(n, 1)) }
+            for r in 0..<n {
+                var norm = 0.0
+                for j in 0..<d {
+                    x[r * d + j] -= Float(mean[j])
+                    norm += Double(x[r * d + j]) * Double(x[r * d + j])
+                }
+                norms[r] = norm
+            }
+        }
+        return (values, mean.map { Float($0) }, norms)
+    }
+}
