@@ -5,6 +5,7 @@
 # per seed; `dgmm train --restarts 5` with the variance floor lowered to 1e-12, in float32 and
 # float64. Prints per seed: the truth's and the fit's mean log-likelihood (scored exactly) and
 # the MAP-path ARI; then the medians. ~15 minutes on 2 cores.   SEEDS="1 2 3" scripts/dgmm-range.sh
+# PRECISIONS="float64" runs one precision; EXTRA="--em-epochs 50" adds options to every fit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MFA=${MFA:-.build/release/mfa}
@@ -19,7 +20,7 @@ for seed in ${SEEDS:-1 2 3 4 5 6 7 8 9 10}; do
   for precision in ${PRECISIONS:-float32 float64}; do
     start=$(date +%s.%N)
     if "$MFA" dgmm train "$OUT/x.npy" -c 3,3,2 -l 11,6,2 --restarts 5 --seed "$seed" --min-variance 1e-12 \
-         --precision "$precision" -o "$OUT/fit.safetensors" > "$OUT/train.log" 2>&1; then
+         --precision "$precision" ${EXTRA:-} -o "$OUT/fit.safetensors" > "$OUT/train.log" 2>&1; then
       end=$(date +%s.%N)
       "$MFA" predict "$OUT/fit.safetensors" "$OUT/x.npy" -o "$OUT/predicted.npy" > /dev/null 2>&1
       ari=$("$MFA" ari "$OUT/predicted.npy" "$OUT/paths.npy" 2>/dev/null | awk '{print $NF}')

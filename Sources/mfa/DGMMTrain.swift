@@ -63,6 +63,9 @@ struct DGMMTrain: ParsableCommand {
     @Option(help: "The share of the steps over which the temperature falls to 1.")
     var annealFraction = 1.0 / 3
 
+    @Option(help: "How many of the last --epochs are exact EM iterations (every layer's M-step after a whole pass) instead of gradient steps.")
+    var emEpochs = 0
+
     @OptionGroup var checkpoints: CheckpointArguments
 
     @OptionGroup var backendOptions: BackendOptions
@@ -75,6 +78,7 @@ struct DGMMTrain: ParsableCommand {
         if from != nil, restarts != 1 { throw ValidationError("a warm start (--from) is one run: --restarts must be 1") }
         if from != nil, `init` != nil { throw ValidationError("--init has nothing to do with --from: the run starts from the model") }
         if let temperature, !(temperature >= 1 && temperature.isFinite) { throw ValidationError("--temperature must be at least 1 (got \(temperature))") }
+        if emEpochs < 0 || emEpochs > options.epochs { throw ValidationError("--em-epochs must lie between 0 and --epochs (\(options.epochs))") }
         if !(0...1).contains(annealFraction) { throw ValidationError("--anneal-fraction must lie in [0, 1] (got \(annealFraction))") }
         if components.values.count != latent.values.count {
             throw ValidationError("--components gives \(components.values.count) layers, --latent \(latent.values.count); give one of each per layer")
@@ -130,7 +134,7 @@ struct DGMMTrain: ParsableCommand {
 
     func fit(_ x: some SampleSource, shape: DGMMShape, validation: (any SampleSource)?, from start: DGMMModel?,
              control: TrainingControl, on backend: some Backend) throws -> DGMMFit {
-        try DGMMTrainer(backend: backend, options: options, annealing: annealing).train(
+        try DGMMTrainer(backend: backend, options: options, annealing: annealing, exactEpochs: emEpochs).train(
             x, shape: shape, validation: validation, from: start, control: control,
             progress: { report in
                 say(progressLine(report, algorithm: .sgd, clipping: false))

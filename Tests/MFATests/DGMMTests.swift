@@ -214,6 +214,24 @@ enum DenseDGMM {
         #expect(abs(fit.logLikelihood - trueLogLikelihood) < 0.5, "\(fit.logLikelihood) vs \(trueLogLikelihood)")
     }
 
+    @Test("Exact EM epochs (every layer's M-step at once) never lower the likelihood, and raise it",
+          arguments: [[3, 2], [2, 2, 2], [3]])
+    func emIsMonotone(components: [Int]) throws {
+        let latent = Array([4, 2, 1].prefix(components.count))
+        let shape = try DGMMShape(dimension: 7, components: components, latent: latent)
+        var random = RandomGenerator(seed: 21)
+        let data = try DGMMSimulation.model(shape, random: &random).sample(count: 600, random: &random).samples
+        var options = TrainingOptions()
+        (options.epochs, options.batchSize, options.seed) = (25, 600, 4)  // one batch: each epoch one EM iteration
+        var scores = [Double]()
+        let fit = try DGMMTrainer(backend: CPUBackend(precision: .double), options: options, annealing: .off, exactEpochs: 15)
+            .train(data, shape: shape, progress: { scores.append($0.trainLogLikelihood) })
+        // Epochs 11…25 are EM; each epoch's figure is under the model its predecessor left.
+        let em = Array(scores[10...]) + [fit.logLikelihood]
+        for (before, after) in zip(em, em.dropFirst()) { #expect(after >= before - 1e-9 * abs(before), "\(em)") }
+        #expect(em.last! > em.first! + 1e-3, "EM made no progress: \(em)")
+    }
+
     @Test("The same seed gives the same DGMM; of several restarts the best training log-likelihood is kept")
     func deterministicPerSeed() throws {
         let shape = try DGMMShape(dimension: 5, components: [2, 2], latent: [2, 1])

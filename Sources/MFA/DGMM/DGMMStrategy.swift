@@ -6,6 +6,11 @@ import Foundation
 /// (`PathGradient`, `PathTerms.backward`). The layers are small and live on the host in float64;
 /// the batch work is the backend's. Units are standardised (x' = (x − origin)/s) inside; the
 /// result is in the data's units.
+///
+/// The last `exactEpochs` epochs are exact EM iterations instead (`DGMMMaximisation`): one pass
+/// of EM sums under the current layers, then the M-step of every layer at once. Gradient steps
+/// find the basin (with annealing); EM, whose steps follow the curvature, converges in it where
+/// Adam's steps stall at a high signal-to-noise ratio.
 public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     public typealias Result = DGMMModel
     public let engine: MixtureEngine<B>
@@ -16,6 +21,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// log of σ²_min in standardised units: no layer's noise variance falls below it.
     let logNoiseFloor: Double
     let totalSteps: Int
+    let exactEpochs: Int
     var firstMoment: [DGMMLayerParameters]
     var secondMoment: [DGMMLayerParameters]
     public private(set) var stepCount = 0
@@ -27,9 +33,15 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// The paths as loaded for the batch in progress, and its gradient as `accumulate` gathers it.
     private var terms: [PathTerms]?
     private var gradient = BatchGradient<B>()
+    /// True in an exact EM epoch: the pass's sums, and the path mixture they are taken under.
+    private(set) var polishing = false
+    private var pass: EMStatistics
+    private var passModel: (mixture: MixtureModel, canonical: PrecisionParameters, eigenvalues: [Float])?
+    /// Regressions of the EM M-steps that needed a ridge (round-off in their moment matrices).
+    public private(set) var regularised = 0
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
-         annealing: Annealing, logNoiseFloor: Double, totalSteps: Int) {
+         annealing: Annealing, logNoiseFloor: Double, totalSteps: Int, exactEpochs: Int = 0) {
         self.engine = engine
         self.shape = shape
         self.parameters = parameters
@@ -37,6 +49,8 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         self.annealing = annealing
         self.logNoiseFloor = logNoiseFloor
         self.totalSteps = totalSteps
+        self.exactEpochs = exactEpochs
+        pass = EMStatistics(shape: engine.shape)
         firstMoment = DGMMLayerParameters.zeros(shape)
         secondMoment = firstMoment
     }
@@ -52,11 +66,24 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         _ = try engine.loadCanonical(try parameters.pathMixture(shape, terms: terms), standardised: true)
     }
 
-    public func beginEpoch(_ epoch: Int) throws {}
+    /// An exact EM epoch sums its whole pass under one model (the layers change at its end only).
+    public func beginEpoch(_ epoch: Int) throws {
+        polishing = epoch > options.epochs - exactEpochs
+        pass = EMStatistics(shape: engine.shape)
+    }
+
+    /// The layers' path mixture into the engine, kept with what the EM M-step needs.
+    private func loadPass() throws {
+        let paths = parameters.pathTerms(shape)
+        let mixture = try parameters.pathMixture(shape, terms: paths)
+        let (canonical, eigenvalues) = try engine.loadCanonical(mixture, standardised: true)
+        (terms, passModel) = (paths, (mixture, canonical, eigenvalues))
+    }
 
     /// Composes the current layers into the engine's path mixture for the batch.
     public func beginBatch(_ batch: BatchShare) throws {
         stepCount += 1
+        guard !polishing else { return try loadPass() }
         let paths = parameters.pathTerms(shape)
         try load(paths)
         terms = paths
@@ -71,6 +98,12 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
         guard logLikelihood.isFinite else { return logLikelihood }
         let temperature = annealing.temperature(step: stepCount, total: totalSteps)
+        if polishing {
+            if temperature > 1 { try engine.temperResponsibilities(temperature) }
+            pass.count += engine.rows
+            try engine.accumulate(into: &pass)
+            return logLikelihood
+        }
         if temperature > 1 { try engine.temperResponsibilities(temperature) }
         try gradient.add(engine)
         return logLikelihood
@@ -78,13 +111,26 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
 
     /// The batch's path gradient (its sums added up across processes), chained to every layer.
     public func update(reducer: any Reducer) throws -> Int {
+        guard !polishing else { return 0 }
         guard let terms else { throw MFAError.invalidArgument("update before accumulate") }
         let theta = try engine.read(try gradient.finish(engine, reducer: reducer), count: engine.layout.count)
         try update(try gradient(theta, terms: terms))
         return 0
     }
 
-    public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int { 0 }
+    /// In an exact EM epoch: the M-step of every layer from the pass's sums (added up across processes).
+    public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int {
+        guard polishing, let passModel, let terms else { return 0 }
+        if reducer.processes > 1 { try pass.sum(with: reducer) }
+        let statistics = try OnlineEMStatistics(batch: pass, rows: max(pass.count, 1), model: passModel.mixture,
+                                                canonical: passModel.canonical, eigenvalues: passModel.eigenvalues)
+        var maximisation = DGMMMaximisation(shape: shape)
+        try maximisation.add(statistics, terms: terms)
+        let (next, ridged) = try maximisation.maximise(parameters, logNoiseFloor: logNoiseFloor, rows: pass.count)
+        parameters = next
+        regularised += ridged
+        return 0
+    }
 
     /// The gradient of −mean log p over the batch with respect to every layer, from the engine's
     /// gradient `theta` of the same loss in the paths' precision form; `terms` are the paths as loaded.
@@ -149,7 +195,11 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
 
     // MARK: State
 
-    /// The layers and both moments (float64, exact), the step and the rate factor.
+    /// An exact EM epoch's pass sums so far ("pass.").
+    public var partialSums: [String] { ["pass."] }
+
+    /// The layers and both moments (float64, exact), the step and the rate factor; in an exact EM
+    /// epoch, its pass's sums so far.
     public func save() throws -> StrategyState {
         var doubles = [String: [Double]]()
         for (prefix, layers) in [("", parameters), ("first.", firstMoment), ("second.", secondMoment)] {
@@ -159,7 +209,10 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
                 }
             }
         }
-        return StrategyState(floats: ["learning_rate_factor": [learningRateFactor]], doubles: doubles, integers: ["step": stepCount])
+        var state = StrategyState(floats: ["learning_rate_factor": [learningRateFactor]], doubles: doubles,
+                                  integers: ["step": stepCount, "polishing": polishing ? 1 : 0, "regularised": regularised])
+        if polishing { pass.save(into: &state, prefix: "pass") }
+        return state
     }
 
     public func restore(_ state: StrategyState) throws {
@@ -179,6 +232,10 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         (parameters, firstMoment, secondMoment) = (try layers(""), try layers("first."), try layers("second."))
         stepCount = try state.integer("step")
         learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
+        polishing = state.integers["polishing"] == 1
+        regularised = state.integers["regularised"] ?? 0
+        pass = EMStatistics(shape: engine.shape)
+        if polishing { try pass.restore(from: state, prefix: "pass") }
     }
 
     public func meanLogLikelihood(_ data: any SampleSource) throws -> Double { try loadParameters().meanLogLikelihood(data) }

@@ -23,11 +23,14 @@ public struct DGMMTrainer<B: Backend> {
     /// warm-up, seed, restarts, tolerance and the variance floor.
     public let options: TrainingOptions
     public let annealing: Annealing
+    /// The last epochs that are exact EM iterations (`DGMMStrategy`), at most `options.epochs`.
+    public let exactEpochs: Int
 
-    public init(backend: B, options: TrainingOptions, annealing: Annealing = Annealing()) {
+    public init(backend: B, options: TrainingOptions, annealing: Annealing = Annealing(), exactEpochs: Int = 0) {
         self.backend = backend
         self.options = options
         self.annealing = annealing
+        self.exactEpochs = exactEpochs
     }
 
     public func train<S: SampleSource>(_ data: S, shape: DGMMShape, validation: (any SampleSource)? = nil,
@@ -36,6 +39,9 @@ public struct DGMMTrainer<B: Backend> {
                                        failed: (_ restart: Int, MFAError) -> Void = { _, _ in }) throws -> DGMMFit {
         try options.validate()
         try annealing.validate()
+        guard (0...options.epochs).contains(exactEpochs) else {
+            throw MFAError.invalidArgument("the exact EM epochs (\(exactEpochs)) must lie between 0 and the epochs (\(options.epochs))")
+        }
         guard data.columns == shape.dimension else {
             throw MFAError.shapeMismatch("data have \(data.columns) columns, the DGMM has d = \(shape.dimension)")
         }
@@ -70,7 +76,7 @@ public struct DGMMTrainer<B: Backend> {
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,
                 logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),
-                totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity)))
+                totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity), exactEpochs: exactEpochs))
             return strategies.last!
         }, progress: progress, failed: failed)
         return DGMMFit(model: outcome.result, logLikelihood: outcome.best.logLikelihood, restart: outcome.best.restart,
@@ -83,6 +89,7 @@ public struct DGMMTrainer<B: Backend> {
         settings["shape"] = "\(shape)"
         settings["temperature"] = String(annealing.initialTemperature)
         settings["anneal_fraction"] = String(annealing.fraction)
+        settings["em_epochs"] = String(exactEpochs)
         settings["from"] = from.map { model in fingerprint(of: model.layers.flatMap { $0.weights + $0.means + $0.loadings + $0.noiseVariances }) } ?? "none"
         return RunIdentity(algorithm: "dgmm", settings: settings, backend: backend.name)
     }

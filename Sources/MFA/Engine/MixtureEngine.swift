@@ -82,7 +82,8 @@ public final class MixtureEngine<B: Backend> {
 
     /// Writes a covariance-form model into θ already canonical, in float64 where the backend
     /// keeps it: Γ from `canonicalPrecision` and λ as computed there (not recomputed from Γ, which
-    /// would lose λ ≪ 1). Returns the canonical parameters and λ, in float32, for the M-steps.
+    /// would lose λ ≪ 1). Returns the canonical parameters (in the model's units) and λ, in
+    /// float32, for the M-steps.
     /// `standardised`: the model is of the standardised data x' already (the DGMM's paths).
     public func loadCanonical(_ model: MixtureModel, standardised: Bool = false) throws -> (canonical: PrecisionParameters, eigenvalues: [Float]) {
         guard model.shape == shape else { throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)") }
@@ -106,7 +107,12 @@ public final class MixtureEngine<B: Backend> {
             try backend.writeDoubles($0, to: components, offset: componentLayout.eigenvalues.lowerBound)
         }
         try backend.prepareComponents(parameters, components: components, shape: shape)
-        return (try precisionParameters(), exact.eigenvalues.map(Float.init))
+        // In the model's units: θ read back is in the data's, which a standardised model is not.
+        let canonical = standardised
+            ? PrecisionParameters(shape: shape, weights: model.weights, means: model.means,
+                                  precisionDiagonal: exact.diagonal.map(Float.init), precisionLoadings: exact.gamma.map(Float.init))
+            : try precisionParameters()
+        return (canonical, exact.eigenvalues.map(Float.init))
     }
 
     /// Projects θ and derives the per-component quantities, reading nothing back (the clipped
