@@ -113,7 +113,9 @@ struct DGMMTrain: ParsableCommand {
         let best = try trainingCommand { try fit(x, shape: shape, validation: validationSet, from: start, control: control, on: backend) }
         let n = Double(x.rows), p = Double(shape.freeParameterCount)
         let bic = -2 * n * best.logLikelihood + p * Foundation.log(n)
-        var record = TrainingRecord(algorithm: "dgmm-gradient", options: options, backend: backendOptions.backend.rawValue, data: data)
+        var record = TrainingRecord(algorithm: emEpochs > 0 ? "dgmm-gradient-em" : "dgmm-gradient", options: options,
+                                    backend: backendOptions.backend.rawValue, data: data)
+        record.extra["em_epochs"] = String(emEpochs)
         record.annealing = annealing
         record.from = from
         record.bestRestart = best.restart

@@ -78,9 +78,12 @@ import Testing
         ["train", "--algorithm", "online-em", "-c", "5", "-l", "2", "--epochs", "3", "--batch-size", "1000"],
         ["train", "--algorithm", "em", "-c", "5", "-l", "2", "--epochs", "3", "--batch-size", "700"],
         ["dgmm", "train", "-c", "3,2", "-l", "3,1", "--epochs", "2", "--batch-size", "900"],
+        // Batches of one 256-row chunk: rank 0 computes none of them, and its EM M-step must still
+        // see the whole pass (its row count was once its own: 0).
+        ["dgmm", "train", "-c", "3,2", "-l", "3,1", "--epochs", "3", "--em-epochs", "2", "--batch-size", "200"],
     ]
 
-    @Test("-np 1 and -np 2 train bit-identical models (SGD, online EM, EM, DGMM)", arguments: 0..<4)
+    @Test("-np 1 and -np 2 train bit-identical models (SGD, online EM, EM, DGMM, DGMM with EM epochs)", arguments: 0..<5)
     func ranksAgree(trainer index: Int) throws {
         let workspace = Workspace()
         let data = try writeData(workspace)

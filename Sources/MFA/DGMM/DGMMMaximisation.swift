@@ -132,7 +132,8 @@ struct DGMMMaximisation {
                 guard weights[i][g] > least else { continue }
                 let aG = Array(a[i][(g * m * m)..<((g + 1) * m * m)]), bG = Array(b[i][(g * m * input)..<((g + 1) * m * input)])
                 guard let (w, regularised) = SmallLinearAlgebra.solvePositiveDefinite(aG, bG, order: m, columns: input) else {
-                    throw MFAError.numerical("DGMM EM: layer \(i + 1) component \(g + 1)'s latent moments are not positive definite")
+                    throw MFAError.numerical("DGMM EM: layer \(i + 1) component \(g + 1)'s expected sums are not finite"
+                                             + " (in float32, data of this range can overflow them: try --precision float64)")
                 }
                 if regularised { ridged += 1 }
                 // Below layer 1, ψ is floored relative to the component's E[z∘z] as well: S_i =

@@ -36,10 +36,12 @@ struct EMStatistics {
 }
 
 extension EMStatistics {
-    /// Every sum added up across processes (`Reducer`), in one exchange.
+    /// Every sum added up across processes (`Reducer`), in one exchange; the row count too (a
+    /// process may have computed no chunk of a small batch).
     mutating func sum(with reducer: any Reducer) throws {
-        var values = cross + squares + totals + secondMoments
+        var values = cross + squares + totals + secondMoments + [Double(count)]
         try reducer.sum(&values)
+        count = Int(values.removeLast())
         var offset = 0
         for keyPath in [\EMStatistics.cross, \.squares, \.totals, \.secondMoments] as [WritableKeyPath<EMStatistics, [Double]>] {
             let count = self[keyPath: keyPath].count
