@@ -117,11 +117,10 @@ struct DGMMMaximisation {
 
     /// Each component's regression [Λ η]ᵀ = A⁻¹B and ψ = (diag Σ r E[z_i z_iᵀ] − rowsum(W ∘ B)) / N,
     /// floored; the logits are log N_g. A component with the weight of fewer than r + 1 of the
-    /// `rows` keeps its parameters (too little data determine its loadings). Returns the layers and how many
-    /// regressions needed a ridge.
-    func maximise(_ current: [DGMMLayerParameters], logNoiseFloor: Double, rows: Int) throws -> ([DGMMLayerParameters], Int) {
+    /// `rows` keeps its parameters (too little data determine its loadings). A moment matrix that
+    /// round-off left indefinite is ridged (`solvePositiveDefinite`).
+    func maximise(_ current: [DGMMLayerParameters], logNoiseFloor: Double, rows: Int) throws -> [DGMMLayerParameters] {
         var next = current
-        var ridged = 0
         for i in 0..<shape.layers {
             let (components, input, r) = (shape.components[i], shape.inputDimension(layer: i), shape.latent[i])
             let m = r + 1
@@ -131,11 +130,10 @@ struct DGMMMaximisation {
                 next[i].logits[g] = Foundation.log(max(weights[i][g], 1e-10 * total) / total)
                 guard weights[i][g] > least else { continue }
                 let aG = Array(a[i][(g * m * m)..<((g + 1) * m * m)]), bG = Array(b[i][(g * m * input)..<((g + 1) * m * input)])
-                guard let (w, regularised) = SmallLinearAlgebra.solvePositiveDefinite(aG, bG, order: m, columns: input) else {
+                guard let w = SmallLinearAlgebra.solvePositiveDefinite(aG, bG, order: m, columns: input)?.solution else {
                     throw MFAError.numerical("DGMM EM: layer \(i + 1) component \(g + 1)'s expected sums are not finite"
                                              + " (in float32, data of this range can overflow them: try --precision float64)")
                 }
-                if regularised { ridged += 1 }
                 // Below layer 1, ψ is floored relative to the component's E[z∘z] as well: S_i =
                 // Λ S Λᵀ + Ψ must stay factorable in float64 where Λ S Λᵀ is rank-deficient.
                 let meanSquare = (0..<input).reduce(0.0) { $0 + squares[i][g * input + $1] } / (Double(input) * weights[i][g])
@@ -150,6 +148,6 @@ struct DGMMMaximisation {
                 }
             }
         }
-        return (next, ridged)
+        return next
     }
 }

@@ -37,8 +37,6 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     private(set) var polishing = false
     private var pass: EMStatistics
     private var passModel: (mixture: MixtureModel, canonical: PrecisionParameters, eigenvalues: [Float])?
-    /// Regressions of the EM M-steps that needed a ridge (round-off in their moment matrices).
-    public private(set) var regularised = 0
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
          annealing: Annealing, logNoiseFloor: Double, totalSteps: Int, exactEpochs: Int = 0) {
@@ -98,14 +96,13 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         let logLikelihood = try engine.readLogDensity().reduce(0, +)
         guard logLikelihood.isFinite else { return logLikelihood }
         let temperature = annealing.temperature(step: stepCount, total: totalSteps)
+        if temperature > 1 { try engine.temperResponsibilities(temperature) }
         if polishing {
-            if temperature > 1 { try engine.temperResponsibilities(temperature) }
             pass.count += engine.rows
             try engine.accumulate(into: &pass)
-            return logLikelihood
+        } else {
+            try gradient.add(engine)
         }
-        if temperature > 1 { try engine.temperResponsibilities(temperature) }
-        try gradient.add(engine)
         return logLikelihood
     }
 
@@ -126,9 +123,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
                                                 canonical: passModel.canonical, eigenvalues: passModel.eigenvalues)
         var maximisation = DGMMMaximisation(shape: shape)
         try maximisation.add(statistics, terms: terms)
-        let (next, ridged) = try maximisation.maximise(parameters, logNoiseFloor: logNoiseFloor, rows: pass.count)
-        parameters = next
-        regularised += ridged
+        parameters = try maximisation.maximise(parameters, logNoiseFloor: logNoiseFloor, rows: pass.count)
         return 0
     }
 
@@ -210,7 +205,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
             }
         }
         var state = StrategyState(floats: ["learning_rate_factor": [learningRateFactor]], doubles: doubles,
-                                  integers: ["step": stepCount, "polishing": polishing ? 1 : 0, "regularised": regularised])
+                                  integers: ["step": stepCount, "polishing": polishing ? 1 : 0])
         if polishing { pass.save(into: &state, prefix: "pass") }
         return state
     }
@@ -233,7 +228,6 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         stepCount = try state.integer("step")
         learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
         polishing = state.integers["polishing"] == 1
-        regularised = state.integers["regularised"] ?? 0
         pass = EMStatistics(shape: engine.shape)
         if polishing { try pass.restore(from: state, prefix: "pass") }
     }
