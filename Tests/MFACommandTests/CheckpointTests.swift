@@ -84,6 +84,20 @@ import Testing
         for (name, values) in expected { #expect(actual[name] == values, "\(trainer.name): tensor \(name) differs") }
     }
 
+    @Test("A DGMM resumed from a checkpoint taken after an EM epoch's last batch ends bit-identical (its M-step still runs)")
+    func resumeAtEndOfEMEpoch() throws {
+        let workspace = Workspace()
+        // 20,000 rows in batches of 2,000: step 20 is the last batch of epoch 2, the first EM epoch.
+        let common = arguments(["dgmm", "train", "-c", "3,2", "-l", "4,1", "--epochs", "3", "--em-epochs", "2",
+                                "--batch-size", "2000"], data: try writeData(workspace))
+        #expect(try Tool.run(common + ["-o", workspace["whole.safetensors"]]).status == 0)
+        let checkpointed = common + ["--checkpoint", workspace["run.checkpoint"], "--checkpoint-every", "20"]
+        #expect(try Tool.run(checkpointed + ["-o", workspace["first.safetensors"]]).status == 0)
+        let resumed = try Tool.run(checkpointed + ["--resume", workspace["run.checkpoint"], "-o", workspace["resumed.safetensors"]])
+        #expect(resumed.status == 0 && resumed.stderr.contains("at epoch 2, after batch 10"), "\(resumed.stderr)")
+        #expect(try tensors(workspace["resumed.safetensors"]) == tensors(workspace["whole.safetensors"]))
+    }
+
     @Test("SIGTERM and SIGINT stop every trainer after a batch, save the checkpoint and exit 143 and 130", arguments: [0, 1, 2, 3])
     func signalsSave(trainer index: Int) throws {
         let trainer = Self.trainers[index]

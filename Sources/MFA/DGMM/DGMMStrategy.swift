@@ -64,10 +64,12 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         _ = try engine.loadCanonical(try parameters.pathMixture(shape, terms: terms), standardised: true)
     }
 
-    /// An exact EM epoch sums its whole pass under one model (the layers change at its end only).
+    /// An exact EM epoch sums its whole pass under one model, loaded here (the layers change at
+    /// its end only), as `EMStrategy` does.
     public func beginEpoch(_ epoch: Int) throws {
         polishing = epoch > options.epochs - exactEpochs
         pass = EMStatistics(shape: engine.shape)
+        if polishing { try loadPass() }
     }
 
     /// The layers' path mixture into the engine, kept with what the EM M-step needs.
@@ -81,7 +83,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// Composes the current layers into the engine's path mixture for the batch.
     public func beginBatch(_ batch: BatchShare) throws {
         stepCount += 1
-        guard !polishing else { return try loadPass() }
+        guard !polishing else { return }
         let paths = parameters.pathTerms(shape)
         try load(paths)
         terms = paths
@@ -229,7 +231,10 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
         polishing = state.integers["polishing"] == 1
         pass = EMStatistics(shape: engine.shape)
-        if polishing { try pass.restore(from: state, prefix: "pass") }
+        if polishing {  // resumed inside an EM epoch, perhaps after its last batch: its model again
+            try pass.restore(from: state, prefix: "pass")
+            try loadPass()
+        }
     }
 
     public func meanLogLikelihood(_ data: any SampleSource) throws -> Double { try loadParameters().meanLogLikelihood(data) }
