@@ -5,7 +5,8 @@ import Foundation
 /// z_{i−1} ≈ η + Λ z_i with noise Ψ (z_0 = x), and log π per layer. Its expectation needs, per
 /// path, the posterior moments of consecutive latents. Layer 1's come from the engine's EM sums
 /// for the path as an MFA component (`OnlineEMStatistics`: its latent u ~ N(0, I), z_1 = m_1 + C u
-/// with C Cᵀ = S_1, as `pathMixture` builds it); deeper ones follow exactly, because z_{i+1} is
+/// with C Cᵀ = S_1, as `pathMixture` builds it; indices 0-based as in `PathTerms`, so S_1 is
+/// DESIGN.md's S_2); deeper ones follow exactly, because z_{i+1} is
 /// independent of x given z_i (a Markov chain, smoothed as a Kalman smoother would):
 ///
 ///     E[z_{i+1} | z_i] = m_{i+1} + K (z_i − m_i),  K = S_{i+1} Λ_iᵀ S_i⁻¹,  Cov = S_{i+1} − K Λ_i S_{i+1}.
