@@ -251,58 +251,88 @@ __kernel void inner_matrices(__global const float* theta, const int K, const int
 }
 
 // The l×l part of the projection for component c, as ProjectionPlan and SymmetricJacobi do it on
-// the host (Sources/MFA/Engine), line for line: cyclic Jacobi on M_k (in place in `inner`, the
-// eigenvectors in `vectors`), eigenvalues ascending, each eigenvector's largest entry positive,
-// eigenvalues below τ clipped. Writes R_k = O diag(s) to `rotations`, λ to the components, and
-// adds the clipped count to components[clippedAt + c] (NaN: M_k not finite, or with τ = 0 not
-// positive definite; Γ_k is then left as it is: R_k = I).              global: (K)
+// the host (Sources/MFA/Engine), step for step: Jacobi in round-robin order on M_k (in place in
+// `inner`, the eigenvectors in `vectors`), eigenvalues ascending, each eigenvector's largest entry
+// positive, eigenvalues below τ clipped. One work-group per component: a round's disjoint
+// rotations are applied to the columns by one work-item per (pair, row), then to the rows, with a
+// barrier between; the convergence test, the sort and the signs are l² work for work-item 0.
+// Writes R_k = O diag(s) to `rotations`, λ to the components, and adds the clipped count to
+// components[clippedAt + c] (NaN: M_k not finite, or with τ = 0 not positive definite; Γ_k is
+// then left as it is: R_k = I).                                  global: (K·size), local: (size)
 __kernel void project_components(__global real_t* inner, __global real_t* vectors, __global float* rotations,
                                  __global float* squaredRotations, __global float* components, const int K, const int l,
                                  const int eigenvaluesAt, const int clippedAt, const float eigenvalueFloor) {
-    const int c = get_global_id(0);
+    const int c = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
     __global real_t* a = inner + (size_t)c * l * l;
     __global real_t* v = vectors + (size_t)c * l * l;
     __global float* r = rotations + (size_t)c * l * l;
     __global float* r2 = squaredRotations + (size_t)c * l * l;
     const real_t tau = eigenvalueFloor;
-    for (int row = 0; row < l; row++) for (int q = 0; q < l; q++) v[row * l + q] = row == q ? 1 : 0;
+    // The round's rotations (p < 0: none for this pair) and the sweep's verdict (0 go on, 1 stop).
+    __local int pairP[MAX_LATENT / 2 + 1], pairQ[MAX_LATENT / 2 + 1], verdict;
+    __local real_t pairC[MAX_LATENT / 2 + 1], pairS[MAX_LATENT / 2 + 1];
+    const int turning = l + (l & 1) - 1, pairs = (l + 1) / 2;
+    for (int i = lid; i < l * l; i += size) v[i] = i == (i / l) * (l + 1) ? 1 : 0;
     for (int sweep = 0; sweep < 32; sweep++) {
-        real_t off = 0, diagonal = 0;
-        for (int p = 0; p < l; p++) {
-            diagonal += a[p * l + p] * a[p * l + p];
-            for (int q = p + 1; q < l; q++) off += a[p * l + q] * a[p * l + q];
-        }
-        if (!isfinite(off + diagonal)) {   // a non-finite entry anywhere: no eigenvalue is meaningful
-            for (int p = 0; p < l; p++) a[p * l + p] = NAN;
-            break;
-        }
-        if (!(off > JACOBI_TOLERANCE * JACOBI_TOLERANCE * diagonal)) break;
-        for (int p = 0; p < l - 1; p++) {
-            for (int q = p + 1; q < l; q++) {
-                const real_t apq = a[p * l + q];
-                if (apq == 0) continue;
-                const real_t theta = (a[q * l + q] - a[p * l + p]) / (2 * apq);
-                const real_t t = fabs(theta) > JACOBI_HUGE ? 1 / (2 * theta)
-                    : (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
-                const real_t cs = 1 / sqrt(t * t + 1), sn = t * cs;
-                for (int k = 0; k < l; k++) {
-                    const real_t akp = a[k * l + p], akq = a[k * l + q];
-                    a[k * l + p] = cs * akp - sn * akq;
-                    a[k * l + q] = sn * akp + cs * akq;
-                }
-                for (int k = 0; k < l; k++) {
-                    const real_t apk = a[p * l + k], aqk = a[q * l + k];
-                    a[p * l + k] = cs * apk - sn * aqk;
-                    a[q * l + k] = sn * apk + cs * aqk;
-                }
-                for (int k = 0; k < l; k++) {
-                    const real_t vkp = v[k * l + p], vkq = v[k * l + q];
-                    v[k * l + p] = cs * vkp - sn * vkq;
-                    v[k * l + q] = sn * vkp + cs * vkq;
-                }
+        barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+        if (lid == 0) {
+            real_t off = 0, diagonal = 0;
+            for (int p = 0; p < l; p++) {
+                diagonal += a[p * l + p] * a[p * l + p];
+                for (int q = p + 1; q < l; q++) off += a[p * l + q] * a[p * l + q];
+            }
+            verdict = 0;
+            if (!isfinite(off + diagonal)) {   // a non-finite entry anywhere: no eigenvalue is meaningful
+                for (int p = 0; p < l; p++) a[p * l + p] = NAN;
+                verdict = 1;
+            } else if (!(off > JACOBI_TOLERANCE * JACOBI_TOLERANCE * diagonal)) {
+                verdict = 1;
             }
         }
+        barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+        if (verdict) break;
+        for (int round = 0; round < turning; round++) {
+            for (int t = lid; t < pairs; t += size) {   // SymmetricJacobi.pair
+                const int x = t == 0 ? turning : (round + t) % turning;
+                const int y = t == 0 ? round : (round - t + turning) % turning;
+                const int p = min(x, y), q = max(x, y);
+                pairP[t] = -1;
+                if (q < l && a[p * l + q] != 0) {
+                    const real_t apq = a[p * l + q];
+                    const real_t theta = (a[q * l + q] - a[p * l + p]) / (2 * apq);
+                    const real_t tangent = fabs(theta) > JACOBI_HUGE ? 1 / (2 * theta)
+                        : (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                    const real_t cs = 1 / sqrt(tangent * tangent + 1);
+                    pairP[t] = p; pairQ[t] = q; pairC[t] = cs; pairS[t] = tangent * cs;
+                }
+            }
+            barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+            for (int u = lid; u < pairs * l; u += size) {   // columns: A·J and V·J (u − t·l, not u % l: LLVM makes
+                                                          // a freeze of the pair, which Oclgrind rejects)
+                const int t = u / l, k = u - t * l, p = pairP[t], q = pairQ[t];
+                if (p < 0) continue;
+                const real_t cs = pairC[t], sn = pairS[t];
+                const real_t akp = a[k * l + p], akq = a[k * l + q];
+                a[k * l + p] = cs * akp - sn * akq;
+                a[k * l + q] = sn * akp + cs * akq;
+                const real_t vkp = v[k * l + p], vkq = v[k * l + q];
+                v[k * l + p] = cs * vkp - sn * vkq;
+                v[k * l + q] = sn * vkp + cs * vkq;
+            }
+            barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+            for (int u = lid; u < pairs * l; u += size) {   // rows: Jᵀ·(A·J)
+                const int t = u / l, k = u - t * l, p = pairP[t], q = pairQ[t];
+                if (p < 0) continue;
+                const real_t cs = pairC[t], sn = pairS[t];
+                const real_t apk = a[p * l + k], aqk = a[q * l + k];
+                a[p * l + k] = cs * apk - sn * aqk;
+                a[q * l + k] = sn * apk + cs * aqk;
+            }
+            barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+        }
     }
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (lid != 0) return;
     // Selection sort of the eigenpairs, ascending; then the sign convention.
     for (int i = 0; i < l; i++) {
         int smallest = i;

@@ -68,7 +68,7 @@ extension OpenCLBackend {
 
     /// The whole projection on the device, nothing read back: clipping, M_k (`inner_matrices`),
     /// the eigendecompositions and clipping of λ (`project_components`, the host's
-    /// `ProjectionPlan` line for line), and the rotations.
+    /// `ProjectionPlan` step for step, a work-group per component), and the rotations.
     public func project(_ parameters: OpenCLBuffer, firstMoment: OpenCLBuffer?, secondMoment: OpenCLBuffer?,
                         components: OpenCLBuffer, shape: MixtureShape, options: ProjectionOptions) throws {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
@@ -93,7 +93,7 @@ extension OpenCLBackend {
         try launch(.innerMatrices, global: [reductionSize, l, k], local: [reductionSize, 1, 1],
                    [.buffer(parameters), .int(k), .int(d), .int(l), .int(layout.logPrecision.lowerBound),
                     .int(layout.loadings.lowerBound), .buffer(inner), .local(reductionSize * l * realBytes)])
-        try launch(.projectComponents, global: [k],
+        try launch(.projectComponents, global: [k * reductionSize], local: [reductionSize],
                    [.buffer(inner), .buffer(vectors), .buffer(rotations), .buffer(squaredRotations), .buffer(components), .int(k), .int(l),
                     .int(cl.eigenvalues.lowerBound), .int(cl.clipped.lowerBound), .float(Float(options.eigenvalueFloor))])
         for (buffer, rotation) in [(parameters, rotations), (firstMoment, rotations), (secondMoment, squaredRotations)] {

@@ -62,8 +62,8 @@ struct Bench: ParsableCommand {
     @Option(name: [.short, .long], help: "d.")
     var dimension = 784
 
-    @Option(help: "Samples per step.")
-    var batchSize = 256
+    @Option(help: "Samples per step (default: as `train`, 256 for sgd and 5000 for online-em, whose M-step runs once per batch).")
+    var batchSize: Int?
 
     @Option(help: "Algorithms, comma-separated: sgd, online-em.")
     var algorithm = NameList<StepBenchmark.Algorithm>(argument: "sgd")!
@@ -73,7 +73,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if latent < 0 || latent >= dimension { throw ValidationError("need 0 ≤ --latent < --dimension") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         let opencl = backend.values.contains(.opencl)
         if openclFloat32, !opencl { throw ValidationError("--opencl-fp32 changes the OpenCL kernels: add opencl to --backend") }
         // Checked before any backend runs, so that no row measured is lost to a later refusal.
@@ -88,7 +88,8 @@ struct Bench: ParsableCommand {
         for kind in backend.values {
             for algorithm in algorithm.values {
                 for k in components.values {
-                    let shape = StepBenchmark.Shape(components: k, latent: latent, dimension: dimension, batch: batchSize)
+                    let batch = batchSize ?? (algorithm == .onlineEM ? TrainingOptions.onlineEMBatchSize : TrainingOptions().batchSize)
+                    let shape = StepBenchmark.Shape(components: k, latent: latent, dimension: dimension, batch: batch)
                     try MemoryLimit.require([k, dimension, latent + 2, 8], bytesEach: 4, for: "K=\(k) l=\(latent) in d=\(dimension)")
                     rows.append(try measure(kind, algorithm: algorithm, shape: shape))
                     say(tableLine(rows.last!))

@@ -118,7 +118,7 @@ struct TrainingArguments: ParsableArguments {
 
     var options: TrainingOptions {
         var options = optimiser.options(defaultEpochs: 20)
-        options.batchSize = optimiser.batchSizeOption ?? (algorithm == .onlineEM ? 5000 : 256)
+        options.batchSize = optimiser.batchSizeOption ?? (algorithm == .onlineEM ? TrainingOptions.onlineEMBatchSize : TrainingOptions().batchSize)
         options.initialisation = self.`init`?.initialisation
             ?? [Algorithm.sgd: .random, .em: .kmeansPlusPlus, .onlineEM: .kmeansPCA][algorithm]!
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
@@ -141,7 +141,7 @@ struct TrainingArguments: ParsableArguments {
     /// short of the truth, of 600-row batches within 0.2).
     func options(rows: Int) -> TrainingOptions {
         var options = self.options
-        if algorithm == .onlineEM, optimiser.batchSizeOption == nil { options.batchSize = min(5000, max(500, rows / 10)) }
+        if algorithm == .onlineEM, optimiser.batchSizeOption == nil { options.batchSize = min(TrainingOptions.onlineEMBatchSize, max(500, rows / 10)) }
         return options
     }
 

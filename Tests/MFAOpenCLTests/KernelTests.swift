@@ -39,7 +39,8 @@ extension OpenCL { @Suite @MainActor struct KernelTests {
     }
 
     /// A component buffer whose quadratic rows (e) and eigenvalues are positive, as the kernels expect.
-    func componentValues(seed: UInt64) -> [Float] {
+    func componentValues(seed: UInt64, shape: MixtureShape? = nil) -> [Float] {
+        let shape = shape ?? self.shape
         let cl = ComponentLayout(shape: shape)
         var comp = values(cl.count, seed: seed)
         for c in 0..<shape.components { for j in 0..<shape.dimension { comp[c * 2 * shape.dimension + j] = 0.5 + abs(comp[c * 2 * shape.dimension + j]) } }
@@ -119,13 +120,15 @@ extension OpenCL { @Suite @MainActor struct KernelTests {
     }
 
     @Test("tie_isotropic, tie_shared, clip_log_precision, inner_matrices, project_components and rotate_loadings (the projection)",
-          arguments: NoiseStructure.allCases)
-    func projection(noise: NoiseStructure) throws {
+          arguments: NoiseStructure.allCases, [2, 7, 17])
+    func projection(noise: NoiseStructure, latent: Int) throws {
+        // l = 7: odd, so each round has a bye; l = 17: more (pair, row) updates than work-items.
         let gpu = try device.get(), cpu = CPUBackend()
+        let shape = try MixtureShape(components: 3, dimension: 2 * latent + 1, latent: latent)
         let layout = ParameterLayout(shape: shape)
         var thetaValues = values(layout.count, seed: 22)
         for p in layout.loadings { thetaValues[p] *= 0.9 }  // some M_k indefinite, some not
-        let theta = try Twin(thetaValues, on: gpu), comp = try Twin(componentValues(seed: 23), on: gpu)
+        let theta = try Twin(thetaValues, on: gpu), comp = try Twin(componentValues(seed: 23, shape: shape), on: gpu)
         let m = try Twin(values(layout.count, seed: 24), on: gpu), v = try Twin(values(layout.count, seed: 25, low: 0, high: 1), on: gpu)
         let options = ProjectionOptions(eigenvalueFloor: 1e-2, logPrecisionRange: -0.5...0.5, noise: noise)
         let counts = ComponentLayout(shape: shape).clipped

@@ -43,6 +43,22 @@ import Testing
         }
     }
 
+    @Test("The round-robin schedule meets every pair once a sweep, in rounds of disjoint pairs", arguments: Array(0...13))
+    func schedule(order n: Int) {
+        var met = Set<Int>()
+        for round in 0..<max(n + (n & 1) - 1, 0) {
+            var used = Set<Int>()
+            for t in 0..<((n + 1) / 2) {
+                guard let (p, q) = SymmetricJacobi.pair(t, round: round, order: n) else { continue }
+                #expect(0 <= p && p < q && q < n)
+                #expect(used.insert(p).inserted && used.insert(q).inserted, "round \(round) uses \(p) or \(q) twice")
+                #expect(met.insert(p * n + q).inserted, "(\(p), \(q)) met twice")
+            }
+            #expect(used.count >= n - 1)
+        }
+        #expect(met.count == n * (n - 1) / 2)
+    }
+
     @Test("A nearly diagonal matrix (the warm start after one step) converges to a rotation near the identity")
     func warmStart() {
         let n = 10

@@ -18,6 +18,9 @@ public struct TrainingOptions: Sendable, Equatable {
 
     public var epochs = 20
     public var batchSize = 256
+    /// Online EM's batch (an M-step per batch: host work that a larger batch amortises), a tenth
+    /// of the data when that is smaller, at least 500 (`mfa train`, `mfa bench`).
+    public static let onlineEMBatchSize = 5000
     /// The base learning rate, for the means in units of the data's standard deviation; the
     /// other groups train at `groupRateMultipliers` times it (the loadings also at 1/√d).
     public var learningRate: Float = 0.1
