@@ -1,4 +1,5 @@
 import ArgumentParser
+import MFA
 import MFACPU
 import MFAOpenCL
 

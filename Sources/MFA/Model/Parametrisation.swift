@@ -17,18 +17,26 @@ extension MixtureModel {
         var diagonal = [Double](repeating: 0, count: k * d)
         var gamma = [Double](repeating: 0, count: k * d * l)
         var eigenvalues = [Double](repeating: 1, count: k * l)
-        for c in 0..<k {
-            let psiInverse = (0..<d).map { 1 / Double(noiseVariances[c * d + $0]) }
-            for j in 0..<d { diagonal[c * d + j] = psiInverse[j] }
-            guard l > 0 else { continue }
-            let lambda = (0..<(d * l)).map { Double(loadings[c * d * l + $0]) }
-            let (s, v) = try latentPrecision(c)
-            for b in 0..<l { eigenvalues[c * l + b] = 1 / s[b] }
-            for j in 0..<d {
-                for b in 0..<l {
-                    var sum = 0.0
-                    for a in 0..<l { sum += lambda[j * l + a] * v[a * l + b] }
-                    gamma[(c * d + j) * l + b] = psiInverse[j] * sum / s[b].squareRoot()
+        // Components on every core (online EM does this after every M-step); each writes its own rows.
+        try diagonal.withUnsafeMutableBufferPointer { diagonal in
+            try gamma.withUnsafeMutableBufferPointer { gamma in
+                try eigenvalues.withUnsafeMutableBufferPointer { eigenvalues in
+                    let (diagonal, gamma, eigenvalues) = (diagonal, gamma, eigenvalues)
+                    _ = try concurrentMap(k) { c in
+                        let psiInverse = (0..<d).map { 1 / Double(noiseVariances[c * d + $0]) }
+                        for j in 0..<d { diagonal[c * d + j] = psiInverse[j] }
+                        guard l > 0 else { return }
+                        let lambda = (0..<(d * l)).map { Double(loadings[c * d * l + $0]) }
+                        let (s, v) = try latentPrecision(c)
+                        for b in 0..<l { eigenvalues[c * l + b] = 1 / s[b] }
+                        for j in 0..<d {
+                            for b in 0..<l {
+                                var sum = 0.0
+                                for a in 0..<l { sum += lambda[j * l + a] * v[a * l + b] }
+                                gamma[(c * d + j) * l + b] = psiInverse[j] * sum / s[b].squareRoot()
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -42,15 +42,21 @@ struct OnlineEMStatistics: Equatable {
                 firsts[c * d + j] = batch.cross[(kl + c) * d + j] / n
                 squares[c * d + j] = batch.squares[c * d + j] / n
             }
-            guard l > 0 else { continue }
-            let (t, covariance) = try Self.latentMap(c, model: model, canonical: canonical, eigenvalues: eigenvalues)
-            for p in 0..<l {
-                var latent = 0.0
-                for q in 0..<l { latent += t[p * l + q] * batch.totals[c * l + q] }
-                latents[c * l + p] = latent / n
-            }
-            cross.withUnsafeMutableBufferPointer { out in
-                batch.cross.withUnsafeBufferPointer { sums in
+        }
+        guard l > 0 else { return }
+        // The latent parts per component on every core; each writes its own rows of `cross`.
+        let weights = weights
+        let small = try cross.withUnsafeMutableBufferPointer { out in
+            let out = out
+            return try batch.cross.withUnsafeBufferPointer { sums in
+                try concurrentMap(k) { c -> (latents: [Double], second: [Double]) in
+                    let (t, covariance) = try Self.latentMap(c, model: model, canonical: canonical, eigenvalues: eigenvalues)
+                    var latents = [Double](repeating: 0, count: l)
+                    for p in 0..<l {
+                        var latent = 0.0
+                        for q in 0..<l { latent += t[p * l + q] * batch.totals[c * l + q] }
+                        latents[p] = latent / n
+                    }
                     for p in 0..<l {
                         let row = out.baseAddress! + (c * l + p) * d
                         for q in 0..<l {
@@ -58,12 +64,16 @@ struct OnlineEMStatistics: Equatable {
                             for j in 0..<d { row[j] += factor * source[j] }
                         }
                     }
+                    let g = Array(batch.secondMoments[(c * l * l)..<((c + 1) * l * l)])
+                    let tg = SmallLinearAlgebra.product(t, g, l, l, l)
+                    let tgt = SmallLinearAlgebra.product(tg, SmallLinearAlgebra.transpose(t, l, l), l, l, l)
+                    return (latents, (0..<(l * l)).map { (weights[c] * n * covariance[$0] + tgt[$0]) / n })
                 }
             }
-            let g = Array(batch.secondMoments[(c * l * l)..<((c + 1) * l * l)])
-            let tg = SmallLinearAlgebra.product(t, g, l, l, l)
-            let tgt = SmallLinearAlgebra.product(tg, SmallLinearAlgebra.transpose(t, l, l), l, l, l)
-            for p in 0..<(l * l) { second[c * l * l + p] = (weights[c] * n * covariance[p] + tgt[p]) / n }
+        }
+        for c in 0..<k {
+            latents.replaceSubrange((c * l)..<((c + 1) * l), with: small[c].latents)
+            second.replaceSubrange((c * l * l)..<((c + 1) * l * l), with: small[c].second)
         }
     }
 
@@ -130,31 +140,40 @@ struct OnlineEMStatistics: Equatable {
         let total = weights.reduce(0, +)
         var next = current
         var unfloored = current.noiseVariances.map(Double.init)
-        var regularised = 0
         let least = max(1e-10, Double(l + 1) / Double(max(rows, 1))) * total
-        for c in 0..<k where weights[c] > least {
-            let n = weights[c], m = l + 1
-            var a = [Double](repeating: 0, count: m * m), b = [Double](repeating: 0, count: m * d)
-            for p in 0..<l {
-                for q in 0..<l { a[p * m + q] = second[(c * l + p) * l + q] }
-                (a[p * m + l], a[l * m + p]) = (latents[c * l + p], latents[c * l + p])
-                for j in 0..<d { b[p * d + j] = cross[(c * l + p) * d + j] }
-            }
-            a[l * m + l] = n
-            for j in 0..<d { b[l * d + j] = firsts[c * d + j] }
-            guard let (inverse, ridged) = SmallLinearAlgebra.solvePositiveDefinite(a, SmallLinearAlgebra.identity(m), order: m, columns: m) else {
-                throw MFAError.numerical("online EM M-step: component \(c)'s latent moment matrix is not positive definite")
-            }
-            let w = SmallLinearAlgebra.product(inverse, b, m, m, d)
-            if ridged { regularised += 1 }
-            for j in 0..<d {
-                var explained = 0.0
-                for p in 0..<m { explained += w[p * d + j] * b[p * d + j] }
-                for p in 0..<l { next.loadings[(c * d + j) * l + p] = Float(w[p * d + j]) }
-                next.means[c * d + j] = Float(w[l * d + j] + origin[j])
-                unfloored[c * d + j] = (squares[c * d + j] - explained) / n
+        // Components on every core; each writes its own rows of the loadings, means and ψ.
+        let ridges = try next.loadings.withUnsafeMutableBufferPointer { loadings in
+            try next.means.withUnsafeMutableBufferPointer { means in
+                try unfloored.withUnsafeMutableBufferPointer { unfloored in
+                    let (loadings, means, unfloored) = (loadings, means, unfloored)
+                    return try concurrentMap(k) { c -> Bool in
+                        guard weights[c] > least else { return false }
+                        let n = weights[c], m = l + 1
+                        var a = [Double](repeating: 0, count: m * m), b = [Double](repeating: 0, count: m * d)
+                        for p in 0..<l {
+                            for q in 0..<l { a[p * m + q] = second[(c * l + p) * l + q] }
+                            (a[p * m + l], a[l * m + p]) = (latents[c * l + p], latents[c * l + p])
+                            for j in 0..<d { b[p * d + j] = cross[(c * l + p) * d + j] }
+                        }
+                        a[l * m + l] = n
+                        for j in 0..<d { b[l * d + j] = firsts[c * d + j] }
+                        guard let (inverse, ridged) = SmallLinearAlgebra.solvePositiveDefinite(a, SmallLinearAlgebra.identity(m), order: m, columns: m) else {
+                            throw MFAError.numerical("online EM M-step: component \(c)'s latent moment matrix is not positive definite")
+                        }
+                        let w = SmallLinearAlgebra.product(inverse, b, m, m, d)
+                        for j in 0..<d {
+                            var explained = 0.0
+                            for p in 0..<m { explained += w[p * d + j] * b[p * d + j] }
+                            for p in 0..<l { loadings[(c * d + j) * l + p] = Float(w[p * d + j]) }
+                            means[c * d + j] = Float(w[l * d + j] + origin[j])
+                            unfloored[c * d + j] = (squares[c * d + j] - explained) / n
+                        }
+                        return ridged
+                    }
+                }
             }
         }
+        let regularised = ridges.filter { $0 }.count
         noise.tie(&unfloored, shape: shape, weights: weights)
         next.noiseVariances = unfloored.map { Float(max($0, minVariance)) }
         let kept = weights.map { max($0, 1e-10 * total) }

@@ -102,10 +102,9 @@ public final class OnlineEMStrategy<B: Backend>: TrainingStrategy {
         if reducer.processes > 1 { try batch.sum(with: reducer) }
         let estimate = try OnlineEMStatistics(batch: batch, rows: batchRows, model: model, canonical: canonical,
                                               eigenvalues: eigenvalues)
-        var running = statistics ?? estimate
-        running.blend(estimate, rate: rate)
-        statistics = running
-        let (next, ridged) = try running.maximise(current: model, origin: engine.origin.map(Double.init),
+        // In place: a copy of the running sums (K·l·d doubles) per batch cost more than the blend.
+        if statistics == nil { statistics = estimate } else { statistics!.blend(estimate, rate: rate) }
+        let (next, ridged) = try statistics!.maximise(current: model, origin: engine.origin.map(Double.init),
                                                   minVariance: options.minVariance, noise: options.noise, rows: batchRows)
         model = next
         regularised += ridged

@@ -1,8 +1,9 @@
 import Dispatch
 import Foundation
 
-/// The threads the CPU backend computes on: every core of the process's affinity mask unless
-/// set (`--threads`; under MPI, a share of the node's cores per rank). Set before training starts.
+/// The threads the host computes on (the CPU backend's passes, and the host M-steps of every
+/// backend): every core of the process's affinity mask unless set (`--threads`; under MPI, a
+/// share of the node's cores per rank). Set before training starts.
 public enum CPUThreads {
     nonisolated(unsafe) public static var count = affinity
 
@@ -20,9 +21,10 @@ public enum CPUThreads {
     }
 }
 
-/// Splits 0..<count into one contiguous chunk per thread and runs `body` on each concurrently.
-/// The passes it serves run between GEMMs, when OpenBLAS's own threads are idle.
-func forEachChunk(of count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) throws -> Void) throws {
+/// Splits 0..<count into one contiguous chunk per thread and runs `body` on each concurrently;
+/// the first error any chunk throws is rethrown. The passes it serves run between GEMMs, when
+/// OpenBLAS's own threads are idle.
+public func forEachChunk(of count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) throws -> Void) throws {
     let chunks = max(1, min(CPUThreads.count, count / max(minimumChunk, 1)))
     if chunks == 1 { return try body(0..<count) }
     let failures = FailureBox()
@@ -54,4 +56,16 @@ private final class FailureBox: @unchecked Sendable {
     var first: Error? { lock.withLock { error } }
 
     func record(_ newError: Error) { lock.withLock { if error == nil { error = newError } } }
+}
+
+/// `(0..<count).map(transform)` with the indices split over `forEachChunk`'s threads: for
+/// per-component host work (online EM's statistics and M-step, the canonical form), which is
+/// independent across components and ran on one core while the others idled.
+public func concurrentMap<T>(_ count: Int, _ transform: (Int) throws -> T) throws -> [T] {
+    var results = [T?](repeating: nil, count: count)
+    try results.withUnsafeMutableBufferPointer { slots in
+        let target = slots  // each index written by exactly one chunk
+        try forEachChunk(of: count) { range in for index in range { target[index] = try transform(index) } }
+    }
+    return results.map { $0! }
 }
