@@ -250,6 +250,13 @@ __kernel void inner_matrices(__global const float* theta, const int K, const int
     }
 }
 
+// (x, y) ← (c·x − s·y, s·x + c·y): one plane rotation of a pair of entries.
+inline void rotate_pair(__global real_t* x, __global real_t* y, const real_t cs, const real_t sn) {
+    const real_t first = *x, second = *y;
+    *x = cs * first - sn * second;
+    *y = sn * first + cs * second;
+}
+
 // The l×l part of the projection for component c, as ProjectionPlan and SymmetricJacobi do it on
 // the host (Sources/MFA/Engine), step for step: Jacobi in round-robin order on M_k (in place in
 // `inner`, the eigenvectors in `vectors`), eigenvalues ascending, each eigenvector's largest entry
@@ -311,22 +318,14 @@ __kernel void project_components(__global real_t* inner, __global real_t* vector
                                                           // a freeze of the pair, which Oclgrind rejects)
                 const int t = u / l, k = u - t * l, p = pairP[t], q = pairQ[t];
                 if (p < 0) continue;
-                const real_t cs = pairC[t], sn = pairS[t];
-                const real_t akp = a[k * l + p], akq = a[k * l + q];
-                a[k * l + p] = cs * akp - sn * akq;
-                a[k * l + q] = sn * akp + cs * akq;
-                const real_t vkp = v[k * l + p], vkq = v[k * l + q];
-                v[k * l + p] = cs * vkp - sn * vkq;
-                v[k * l + q] = sn * vkp + cs * vkq;
+                rotate_pair(a + k * l + p, a + k * l + q, pairC[t], pairS[t]);
+                rotate_pair(v + k * l + p, v + k * l + q, pairC[t], pairS[t]);
             }
             barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
             for (int u = lid; u < pairs * l; u += size) {   // rows: Jᵀ·(A·J)
                 const int t = u / l, k = u - t * l, p = pairP[t], q = pairQ[t];
                 if (p < 0) continue;
-                const real_t cs = pairC[t], sn = pairS[t];
-                const real_t apk = a[p * l + k], aqk = a[q * l + k];
-                a[p * l + k] = cs * apk - sn * aqk;
-                a[q * l + k] = sn * apk + cs * aqk;
+                rotate_pair(a + p * l + k, a + q * l + k, pairC[t], pairS[t]);
             }
             barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
         }
