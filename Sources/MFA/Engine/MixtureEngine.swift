@@ -107,11 +107,12 @@ public final class MixtureEngine<B: Backend> {
             try backend.writeDoubles($0, to: components, offset: componentLayout.eigenvalues.lowerBound)
         }
         try backend.prepareComponents(parameters, components: components, shape: shape)
-        // In the model's units: θ read back is in the data's, which a standardised model is not.
+        // In the model's units: θ is in the data's, which a standardised model is not. Otherwise θ
+        // as the backend holds it (float32, or float64 read as float32), without reading it back.
         let canonical = standardised
             ? PrecisionParameters(shape: shape, weights: model.weights, means: model.means,
                                   precisionDiagonal: exact.diagonal.map(Float.init), precisionLoadings: exact.gamma.map(Float.init))
-            : try precisionParameters()
+            : unpack(theta.map(Float.init))
         return (canonical, exact.eigenvalues.map(Float.init))
     }
 
