@@ -18,6 +18,7 @@ struct MFATool: ParsableCommand {
     /// `Error: …` line and status 1, without the usage text meant for mistyped options.
     static func main() {
         _ = processStart  // the clock `--history` counts from
+        HeapSettings.keepLargeBlocksOnHeap()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let unknown = unknownHelpTopic(arguments) {
             printError("Error: 'mfa help \(unknown)': there is no such command; 'mfa help' lists them")
