@@ -64,7 +64,7 @@ scaling: build
 # CSV and a plot (out/bench.csv, out/bench.png; the plot needs matplotlib, installed if missing).
 bench: build
 	@mkdir -p $(OUT)
-	$(MFA) bench --backend cpu,opencl --csv $(OUT)/bench.csv
+	$(MFA) bench --backend cpu,opencl --algorithm sgd,online-em --csv $(OUT)/bench.csv
 	python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib
 	python3 scripts/plot_bench.py $(OUT)/bench.csv $(OUT)/bench.png
 
