@@ -6,7 +6,7 @@ import Foundation
 typealias CentredRows = (values: [Float], mean: [Float], squaredNorms: [Double])
 
 extension Initialiser {
-    /// k-means++ seeding on a sample, then Lloyd iterations. Distances are ‖x‖² − 2 x·c + ‖c‖² with
+    /// Greedy k-means++ seeding on a sample, then Lloyd iterations. Distances are ‖x‖² − 2 x·c + ‖c‖² with
     /// the products as GEMV/GEMM on rows and centres less the sample's mean (distances do not
     /// change; float32 cancellation would, for data far from zero).
     static func kmeans<S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions,
@@ -19,18 +19,36 @@ extension Initialiser {
                                                               random: &random))
         let n = sample.rows
         var centres = [Float]()
-        centres.append(contentsOf: sample.row(Int(random.next() % UInt64(n))))
         var distance = [Double](repeating: .infinity, count: n)
         let centred = Self.centred(sample)
         let norms = centred.squaredNorms
-        var products = [Float](repeating: 0, count: n)
-        for c in 1..<max(k, 1) {
-            let centre = (0..<d).map { centres[(c - 1) * d + $0] - centred.mean[$0] }
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(d), 1, centred.values, blasint(d), centre, 1, 0,
-                        &products, 1)
-            let centreNorm = centre.reduce(0.0) { $0 + Double($1) * Double($1) }
-            for r in 0..<n { distance[r] = min(distance[r], max(norms[r] - 2 * Double(products[r]) + centreNorm, 0)) }
-            centres.append(contentsOf: sample.row(random.index(weightedBy: distance)))
+        // Greedy k-means++ (scikit-learn's KMeans default): each new centre is the best of
+        // 2 + ⌊ln K⌋ rows drawn by D², the one that leaves the smallest total D²; the candidates'
+        // distances are one GEMM.
+        let trials = 2 + Int(Foundation.log(Double(max(k, 1))))
+        var products = [Float](repeating: 0, count: n * trials)
+        func distances(to rows: [Int]) -> [[Double]] {
+            let m = rows.count
+            var candidates = [Float](repeating: 0, count: m * d)
+            for (t, row) in rows.enumerated() {
+                for j in 0..<d { candidates[t * d + j] = centred.values[row * d + j] }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(m), blasint(d), 1, centred.values,
+                        blasint(d), candidates, blasint(d), 0, &products, blasint(m))
+            return rows.indices.map { t in
+                let norm = norms[rows[t]]
+                return (0..<n).map { r in min(distance[r], max(norms[r] - 2 * Double(products[r * m + t]) + norm, 0)) }
+            }
+        }
+        var first = Int(random.next() % UInt64(n))
+        centres.append(contentsOf: sample.row(first))
+        distance = distances(to: [first])[0]
+        for _ in 1..<max(k, 1) {
+            let rows = (0..<trials).map { _ in random.index(weightedBy: distance) }
+            let options = distances(to: rows)
+            let best = options.indices.min { options[$0].reduce(0, +) < options[$1].reduce(0, +) }!
+            (first, distance) = (rows[best], options[best])
+            centres.append(contentsOf: sample.row(first))
         }
         for _ in 0..<options.kmeansIterations {
             let labels = nearestCentres(centred, centres: centres)
