@@ -2,7 +2,7 @@
 # Outlier detection on Fashion-MNIST (issue 4): train on the training images of classes 0–8, then
 # tell the test images of class 9 (outliers) from those of classes 0–8 (inliers) by log-likelihood.
 # MFA (l = 10) against a diagonal GMM (l = 0) with the same K and options. Needs python3 with numpy
-# (only to split the classes) and `make build`.
+# (only to split the classes) and `make build`. LATENTS="20 30" trains other l instead of 10 and 0.
 #   scripts/outlier-experiment.sh [K] [extra mfa train options...]
 set -euo pipefail
 K=${1:-10}; shift || true
@@ -21,7 +21,7 @@ for split, prefix in (("train", "train"), ("test", "t10k")):
     np.save(f"{out}/{split}-0-8.npy", images[labels != 9])
     np.save(f"{out}/{split}-9.npy", images[labels == 9])
 PY
-for latent in 10 0; do
+for latent in ${LATENTS:-10 0}; do
   "$MFA" train "$OUT/train-0-8.npy" --components "$K" --latent "$latent" --out "$OUT/k$K-l$latent.safetensors" "$@" | tail -1
   echo "K=$K l=$latent: $("$MFA" outliers "$OUT/k$K-l$latent.safetensors" --inliers "$OUT/test-0-8.npy" \
         --outliers "$OUT/test-9.npy" --roc "$OUT/k$K-l$latent-roc.csv" 2>/dev/null)"
