@@ -40,15 +40,15 @@ extension Initialiser {
                 return (0..<n).map { r in min(distance[r], max(norms[r] - 2 * Double(products[r * m + t]) + norm, 0)) }
             }
         }
-        var first = Int(random.next() % UInt64(n))
+        let first = Int(random.next() % UInt64(n))
         centres.append(contentsOf: sample.row(first))
         distance = distances(to: [first])[0]
         for _ in 1..<max(k, 1) {
             let rows = (0..<trials).map { _ in random.index(weightedBy: distance) }
             let options = distances(to: rows)
             let best = options.indices.min { options[$0].reduce(0, +) < options[$1].reduce(0, +) }!
-            (first, distance) = (rows[best], options[best])
-            centres.append(contentsOf: sample.row(first))
+            distance = options[best]
+            centres.append(contentsOf: sample.row(rows[best]))
         }
         for _ in 0..<options.kmeansIterations {
             let labels = nearestCentres(centred, centres: centres)
