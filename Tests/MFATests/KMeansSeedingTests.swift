@@ -14,31 +14,57 @@ import Testing
         return (try Matrix(rows: k * per, columns: d, values: values), centres)
     }
 
+    /// The seeds of a k-means++ start (no Lloyd iterations), one row of K·d values.
+    func seeds(_ data: Matrix, components k: Int, seed: UInt64) throws -> [Float] {
+        var options = TrainingOptions()
+        options.initialisation = .kmeansPlusPlus
+        options.kmeansIterations = 0
+        var random = RandomGenerator(seed: seed)
+        let shape = try MixtureShape(components: k, dimension: data.columns, latent: 0)
+        guard case .precision(let start) = try Initialiser.initialise(data, shape: shape, options: options, backend: CPUBackend(),
+                                                                       random: &random) else {
+            Issue.record("a k-means++ start is in the precision form"); return []
+        }
+        return start.means
+    }
+
+    @Test("One row at 10⁷ among clusters of unit spread takes one seed, not most of them (float32 cancellation in the distances)",
+          arguments: [Float(1e7), -3e6])
+    func farRowTakesOneSeed(far: Float) throws {
+        var (total, onFar) = (0, 0)
+        for dataSeed in UInt64(1)...5 {
+            let (data, centres) = try clusters(seed: dataSeed)
+            var values = data.values
+            for j in 0..<6 { values[j] = far }
+            let means = try seeds(try Matrix(rows: data.rows, columns: 6, values: values), components: 13, seed: dataSeed + 100)
+            var covered = Set<Int>()
+            for c in 0..<13 {
+                let seed = Array(means[(c * 6)..<((c + 1) * 6)])
+                if abs(seed[0] - far) < 1e3 { onFar += 1; continue }
+                covered.insert(nearest(seed, centres))
+            }
+            total += covered.count
+        }
+        #expect(onFar == 5, "\(onFar) seeds on the far row over 5 data sets")
+        #expect(total >= 5 * 12 - 4, "\(5 * 12 - total) of 60 clusters got no seed")
+    }
+
     @Test("Greedy seeding (the best of 2 + ln K draws each time) leaves few of 120 clusters without a seed (one draw left 20)")
     func seedsCoverTheClusters() throws {
         var missed = 0
         for dataSeed in UInt64(1)...10 {
             let (data, centres) = try clusters(seed: dataSeed)
-            var options = TrainingOptions()
-            options.initialisation = .kmeansPlusPlus
-            options.kmeansIterations = 0  // the seeds alone
-            var random = RandomGenerator(seed: dataSeed + 100)
-            let shape = try MixtureShape(components: 12, dimension: 6, latent: 0)
-            guard case .precision(let start) = try Initialiser.initialise(data, shape: shape, options: options, backend: CPUBackend(),
-                                                                           random: &random) else {
-                Issue.record("a k-means++ start is in the precision form"); return
-            }
-            var covered = Set<Int>()
-            for c in 0..<12 {
-                let seed = Array(start.means[(c * 6)..<((c + 1) * 6)])
-                let nearest = centres.indices.min { a, b in
-                    zip(seed, centres[a]).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) < zip(seed, centres[b]).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
-                }!
-                covered.insert(nearest)
-            }
+            let means = try seeds(data, components: 12, seed: dataSeed + 100)
+            let covered = Set((0..<12).map { c in nearest(Array(means[(c * 6)..<((c + 1) * 6)]), centres) })
             missed += 12 - covered.count
         }
         // Measured: 4 of 120 missed; with one draw per seed (plain k-means++), 20.
         #expect(missed <= 8, "\(missed) of 120 clusters got no seed")
+    }
+
+    /// The index of the centre nearest to `point`.
+    func nearest(_ point: [Float], _ centres: [[Float]]) -> Int {
+        func squared(_ c: [Float]) -> Float { zip(point, c).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }
+        return centres.indices.min { squared(centres[$0]) < squared(centres[$1]) }!
     }
 }

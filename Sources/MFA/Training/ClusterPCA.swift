@@ -9,7 +9,7 @@ import Foundation
 /// d×d matrix is formed.
 struct ClusterPCA {
     let sample: Matrix
-    /// `sample` less its mean (from `Initialiser.kmeans`).
+    /// `sample` less its median (from `Initialiser.kmeans`).
     let centredSample: CentredRows
     let centres: [Float]
     let latent: Int

@@ -1,14 +1,17 @@
 import CBLAS
 import Foundation
 
-/// A sample's rows less their mean, the mean, and each centred row's squared norm: what the
-/// start's distances by GEMM are computed on (computed once, by `Initialiser.kmeans`).
-typealias CentredRows = (values: [Float], mean: [Float], squaredNorms: [Double])
+/// A sample's rows less an origin in their bulk (each column's median), the origin, and each
+/// centred row's squared norm: what the start's distances by GEMM are computed on (computed once,
+/// by `Initialiser.kmeans`).
+typealias CentredRows = (values: [Float], origin: [Float], squaredNorms: [Double])
 
 extension Initialiser {
     /// Greedy k-means++ seeding on a sample, then Lloyd iterations. Distances are ‖x‖² − 2 x·c + ‖c‖² with
-    /// the products as GEMV/GEMM on rows and centres less the sample's mean (distances do not
-    /// change; float32 cancellation would, for data far from zero).
+    /// the products as GEMM on rows and centres less the sample's median (distances do not
+    /// change; float32 cancellation would, for data far from zero). A distance within the GEMM's
+    /// rounding of 0 is recomputed from the differences, in float64: a row far from the bulk
+    /// would otherwise keep a spurious distance to itself and be drawn again and again.
     static func kmeans<S: SampleSource>(_ data: S, components k: Int, options: TrainingOptions,
                                         random: inout RandomGenerator) throws -> (centres: [Float], sample: Matrix, centred: CentredRows) {
         let d = data.columns
@@ -36,8 +39,12 @@ extension Initialiser {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(m), blasint(d), 1, centred.values,
                         blasint(d), candidates, blasint(d), 0, &products, blasint(m))
             return rows.indices.map { t in
-                let norm = norms[rows[t]]
-                return (0..<n).map { r in min(distance[r], max(norms[r] - 2 * Double(products[r * m + t]) + norm, 0)) }
+                let (c, norm) = (rows[t], norms[rows[t]])
+                return (0..<n).map { r in
+                    var squared = norms[r] - 2 * Double(products[r * m + t]) + norm
+                    if squared <= 1e-4 * (norms[r] + norm) { squared = exactDistance(centred.values, r, c, d) }
+                    return min(distance[r], squared)
+                }
             }
         }
         let first = Int(random.next() % UInt64(n))
@@ -65,7 +72,7 @@ extension Initialiser {
                 }
             }
             for c in 0..<k where counts[c] > 0 {  // an empty cluster keeps its centre
-                for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / Double(counts[c]) + Double(centred.mean[j])) }
+                for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / Double(counts[c]) + Double(centred.origin[j])) }
             }
         }
         return (centres, sample, centred)
@@ -73,9 +80,9 @@ extension Initialiser {
 
     /// Each centred row's nearest centre: argmin_c ‖c‖² − 2 x·c, the products as one GEMM.
     static func nearestCentres(_ rows: CentredRows, centres: [Float]) -> [Int] {
-        let d = rows.mean.count
+        let d = rows.origin.count
         let (n, k) = (rows.squaredNorms.count, centres.count / max(d, 1))
-        let centredCentres = (0..<(k * d)).map { centres[$0] - rows.mean[$0 % d] }
+        let centredCentres = (0..<(k * d)).map { centres[$0] - rows.origin[$0 % d] }
         var products = [Float](repeating: 0, count: n * k)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(k), blasint(d), 1, rows.values, blasint(d),
                     centredCentres, blasint(d), 0, &products, blasint(k))
@@ -89,25 +96,38 @@ extension Initialiser {
         }
     }
 
-    /// The rows less their mean (the mean summed in float64), the mean, and each centred row's
-    /// squared norm.
+    /// ‖x_r − x_c‖² of two centred rows, summed in float64.
+    static func exactDistance(_ values: [Float], _ r: Int, _ c: Int, _ d: Int) -> Double {
+        var sum = 0.0
+        for j in 0..<d {
+            let difference = Double(values[r * d + j]) - Double(values[c * d + j])
+            sum += difference * difference
+        }
+        return sum
+    }
+
+    /// The rows less the origin, the origin (each column's median over the first 1,001 rows, a
+    /// random sample already: a few far rows move it little, where they would drag the mean away
+    /// from the bulk and leave every bulk row's norm large), and each centred row's squared norm.
     static func centred(_ sample: Matrix) -> CentredRows {
         let (n, d) = (sample.rows, sample.columns)
-        var mean = [Double](repeating: 0, count: d)
+        let bulk = min(n, 1001)
+        let origin = (0..<d).map { j -> Float in
+            let column = (0..<bulk).map { sample.values[$0 * d + j] }.sorted()
+            return column.isEmpty ? 0 : column[column.count / 2]
+        }
         var values = sample.values
         var norms = [Double](repeating: 0, count: n)
         values.withUnsafeMutableBufferPointer { x in
-            for r in 0..<n { for j in 0..<d { mean[j] += Double(x[r * d + j]) } }
-            for j in 0..<d { mean[j] /= Double(max(n, 1)) }
             for r in 0..<n {
                 var norm = 0.0
                 for j in 0..<d {
-                    x[r * d + j] -= Float(mean[j])
+                    x[r * d + j] -= origin[j]
                     norm += Double(x[r * d + j]) * Double(x[r * d + j])
                 }
                 norms[r] = norm
             }
         }
-        return (values, mean.map { Float($0) }, norms)
+        return (values, origin, norms)
     }
 }
