@@ -83,7 +83,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        try FilePlan(inputs: [:], outputs: ["--csv": csv]).check()
+        try FilePlan(inputs: [:], outputs: ["--csv": (csv, .text)]).check()
         var rows = [StepBenchmark.Row]()
         for kind in backend.values {
             for algorithm in algorithm.values {

@@ -10,18 +10,23 @@ import MFAIO
 /// - every output's folder exists and is writable, and no output is a folder;
 /// - every input that exists is a readable regular file (a missing one is left to its reader,
 ///   which says "no such file", or to the resume logic, which starts fresh).
+/// - an output replaces an existing file only if that holds what the output writes (`FileKind`):
+///   `--csv data.npy` or `-o data.csv` would destroy data that no input option named.
 /// Outputs that are devices or FIFOs (`-o /dev/null`) are written directly and collide with nothing.
 struct FilePlan {
     var inputs: KeyValuePairs<String, String?>
-    var outputs: KeyValuePairs<String, String?>
+    /// Each output option's path and what the command writes there.
+    var outputs: KeyValuePairs<String, (path: String?, kind: FileKind)>
     var inPlace: [(input: String, output: String)] = []
 
     func check() throws {
-        for (name, path) in Array(inputs) + Array(outputs) where path == "" {
+        for (name, path) in Array(inputs) + outputs.map({ ($0.key, $0.value.path) }) where path == "" {
             throw MFAError.invalidArgument("\(name) is an empty path; give a file name")
         }
         let reads = inputs.compactMap { name, path in path.map { (name: name, path: $0, identity: FileIdentity($0)) } }
-        let writes = outputs.compactMap { name, path in path.map { (name: name, path: $0, identity: FileIdentity($0)) } }
+        let writes = outputs.compactMap { name, output in
+            output.path.map { (name: name, path: $0, identity: FileIdentity($0), kind: output.kind) }
+        }
         for input in reads where input.identity.exists {
             try FileIdentity.checkReadable(input.path)
         }
@@ -51,6 +56,9 @@ struct FilePlan {
             for other in writes[(index + 1)...] where other.identity.isSameFile(as: output.identity)
                 && (other.identity.isRegularFile || !other.identity.exists) {
                 throw MFAError.invalidArgument("\(output.name) \(output.path) and \(other.name) \(other.path) are the same file; give each output its own")
+            }
+            if output.identity.isRegularFile, let existing = FileKind.of(path: output.path), existing != output.kind {
+                throw MFAError.invalidArgument("\(output.name) \(output.path) exists and holds \(existing.rawValue), where \(output.name) writes \(output.kind.rawValue); refusing to replace it (remove it first, or give another name)")
             }
         }
     }

@@ -25,7 +25,7 @@ struct Outliers: ParsableCommand {
     @OptionGroup var csv: CSVArguments
 
     func run() throws {
-        try FilePlan(inputs: ["MODEL": model, "--inliers": inliers, "--outliers": outliers], outputs: ["--roc": roc]).check()
+        try FilePlan(inputs: ["MODEL": model, "--inliers": inliers, "--outliers": outliers], outputs: ["--roc": (roc, .text)]).check()
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
         let inlierData = try openData(inliers, dimension: d, csv: csv), outlierData = try openData(outliers, dimension: d, csv: csv)

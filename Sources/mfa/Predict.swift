@@ -24,7 +24,7 @@ struct Predict: ParsableCommand {
     var layer: Int?
 
     func run() throws {
-        try FilePlan(inputs: ["MODEL": input.model, "DATA": input.data], outputs: ["--out": out, "--probabilities": probabilities]).check()
+        try FilePlan(inputs: ["MODEL": input.model, "DATA": input.data], outputs: ["--out": (out, .numpy), "--probabilities": (probabilities, .numpy)]).check()
         let (contents, samples) = try input.load()
         let model = contents.model
         var component = { (path: Int) in path }

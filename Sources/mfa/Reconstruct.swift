@@ -40,7 +40,7 @@ struct Reconstruct: ParsableCommand {
     }
 
     func run() throws {
-        try FilePlan(inputs: ["MODEL": model, "DATA": data, "--mask": mask], outputs: ["--out": out, "--image": image]).check()
+        try FilePlan(inputs: ["MODEL": model, "DATA": data, "--mask": mask], outputs: ["--out": (out, .numpy), "--image": (image, .png)]).check()
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
         // Here NaN, NA and empty fields are the missing values, not errors.

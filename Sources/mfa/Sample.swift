@@ -30,7 +30,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        try FilePlan(inputs: ["MODEL": model], outputs: ["--out": out, "--image": image]).check()
+        try FilePlan(inputs: ["MODEL": model], outputs: ["--out": (out, .numpy), "--image": (image, .png)]).check()
         let contents = try ModelFile.read(model)
         let d = contents.model.shape.dimension
         // The draws as float32, their float64 copy and the file's bytes.

@@ -13,7 +13,7 @@ struct Score: ParsableCommand {
     var out: String?
 
     func run() throws {
-        try FilePlan(inputs: ["MODEL": input.model, "DATA": input.data], outputs: ["--out": out]).check()
+        try FilePlan(inputs: ["MODEL": input.model, "DATA": input.data], outputs: ["--out": (out, .numpy)]).check()
         let (contents, samples) = try input.load()
         try MemoryLimit.require([samples.rows], bytesEach: 16, for: "the scores of \(samples.rows) samples")
         let scores = try score(contents.model, samples, on: try input.backendOptions.make())

@@ -53,7 +53,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from, "--resume": checkpoints.resume],
-                     outputs: ["--out": out, "--checkpoint": checkpoints.checkpoint, "--history": history],
+                     outputs: ["--out": (out, .safetensors), "--checkpoint": (checkpoints.checkpoint, .safetensors),
+                               "--history": (history, .text)],
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.
         let (x, imageShape) = try DataFile.open(data, csv: csv.options())

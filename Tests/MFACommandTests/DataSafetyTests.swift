@@ -70,6 +70,41 @@ import Testing
         #expect(!resumed.stderr.contains("same file"), "\(resumed.stderr)")
     }
 
+    @Test("An output over an existing file of another kind (data, a model) is refused before any work; the file is unchanged",
+          arguments: [
+        ["bench", "-c", "2", "-l", "1", "-d", "4", "--csv", "D.npy"],
+        ["train", "D.npy", "-c", "2", "-l", "1", "-o", "data.csv"],
+        ["score", "M.safetensors", "D.npy", "-o", "copy.safetensors"],
+        ["sample", "M.safetensors", "--count", "4", "-o", "s.npy", "--image", "mask.npy"],
+        ["outliers", "M.safetensors", "--inliers", "D.npy", "--outliers", "mask.npy", "--roc", "copy.safetensors"],
+    ])
+    func outputsNeverReplaceOtherKinds(arguments: [String]) throws {
+        let workspace = try Self.prepared()
+        try FileManager.default.copyItem(atPath: workspace["M.safetensors"], toPath: workspace["copy.safetensors"])
+        try Data("1,2,3,4\n5,6,7,8\n".utf8).write(to: URL(fileURLWithPath: workspace["data.csv"]))
+        let files = ["D.npy", "M.safetensors", "mask.npy", "copy.safetensors", "data.csv"]
+        let before = files.map { bytes(workspace[$0]) }
+        let outcome = try Tool.run(arguments.map { $0.contains(".") ? workspace[$0] : $0 })
+        #expect(outcome.status != 0)
+        let lines = errorLines(outcome)
+        #expect(lines.count == 1 && lines[0].hasPrefix("Error:") && lines[0].contains("refusing to replace it"), "\(outcome.stderr)")
+        #expect(files.map { bytes(workspace[$0]) } == before)
+        #expect(!FileManager.default.fileExists(atPath: workspace["s.npy"]))
+    }
+
+    @Test("An output replaces an existing file of its own kind (a model, an array, a CSV table)")
+    func outputsReplaceTheirOwnKind() throws {
+        let workspace = try Self.prepared()
+        try FileManager.default.copyItem(atPath: workspace["M.safetensors"], toPath: workspace["copy.safetensors"])
+        try Data("epoch,seconds\n".utf8).write(to: URL(fileURLWithPath: workspace["h.csv"]))
+        let trained = try Tool.run(["train", workspace["D.npy"], "-c", "2", "-l", "1", "--epochs", "1", "-o", workspace["copy.safetensors"],
+                                    "--history", workspace["h.csv"]])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(String(decoding: bytes(workspace["h.csv"]) ?? Data(), as: UTF8.self).hasPrefix("epoch,seconds,train_ll"))
+        let scored = try Tool.run(["score", workspace["M.safetensors"], workspace["D.npy"], "-o", workspace["mask.npy"]])
+        #expect(scored.status == 0, "\(scored.stderr)")
+    }
+
     @Test("An output whose folder is missing is refused before training")
     func missingOutputFolderIsRefusedFirst() throws {
         let workspace = try Self.prepared()
