@@ -120,8 +120,7 @@ struct Bench: ParsableCommand {
             let cpu = CPUBackend()
             if shape.components == components.values.first, algorithm == self.algorithm.values.first {
                 say("cpu: \(cpu.name); GEMM reference: cblas_sgemm with OpenBLAS's threads on \(ProcessInfo.processInfo.activeProcessorCount) cores")
-                say("| backend | algorithm | K | samples/s | ms/step | training GFLOP/s | GEMM GFLOP/s (same shapes) | ratio |")
-                say("|---|---|---|---|---|---|---|---|")
+                say(Self.tableHeader)
             }
             return try StepBenchmark.measure(cpu, backend: "cpu", device: cpu.name, algorithm: algorithm, shape: shape,
                                              wait: {}, gemmReference: { StepBenchmark.cblasSecondsPerStep(shape) })
@@ -129,16 +128,20 @@ struct Bench: ParsableCommand {
             let gpu = try OpenCLBackend(device: device, float32: openclFloat32)
             if shape.components == components.values.first, algorithm == self.algorithm.values.first {
                 say("opencl: \(gpu.name); GEMM reference: CLBlast SGEMM on the same device, same shapes")
-                say("| backend | algorithm | K | samples/s | ms/step | training GFLOP/s | GEMM GFLOP/s (same shapes) | ratio |")
-                say("|---|---|---|---|---|---|---|---|")
+                say(Self.tableHeader)
             }
             return try StepBenchmark.measure(gpu, backend: "opencl", device: gpu.name, algorithm: algorithm, shape: shape,
                                              wait: gpu.finish, gemmReference: nil)
         }
     }
 
+    static let tableHeader = """
+        | backend | algorithm | K | batch | samples/s | ms/step | training GFLOP/s | GEMM GFLOP/s (same shapes) | ratio |
+        |---|---|---|---|---|---|---|---|---|
+        """
+
     func tableLine(_ r: StepBenchmark.Row) -> String {
-        String(format: "| %@ | %@ | %d | %.0f | %.2f | %.1f | %.1f | %.2f |", r.backend, r.algorithm.rawValue, r.shape.components,
-               r.samplesPerSecond, r.stepSeconds * 1e3, r.trainingGFLOPs, r.gemmGFLOPs, r.ratio)
+        String(format: "| %@ | %@ | %d | %d | %.0f | %.2f | %.1f | %.1f | %.2f |", r.backend, r.algorithm.rawValue, r.shape.components,
+               r.shape.batch, r.samplesPerSecond, r.stepSeconds * 1e3, r.trainingGFLOPs, r.gemmGFLOPs, r.ratio)
     }
 }

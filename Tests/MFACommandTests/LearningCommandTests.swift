@@ -125,7 +125,7 @@ extension CommandTests {
         let outcome = try Tool.run(["bench", "-c", "3", "-l", "1", "-d", "8", "--batch-size", "16", "--algorithm", "sgd,online-em",
                                     "--csv", workspace["bench.csv"]])
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        #expect(outcome.stdout.contains("| cpu | sgd | 3 |") && outcome.stdout.contains("| cpu | online-em | 3 |"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("| cpu | sgd | 3 | 16 |") && outcome.stdout.contains("| cpu | online-em | 3 | 16 |"), "\(outcome.stdout)")
         let lines = try String(contentsOfFile: workspace["bench.csv"], encoding: .utf8).split(separator: "\n")
         #expect(lines.first == "backend,device,algorithm,K,l,d,batch,samples_per_s,ms_per_step,train_gflops,gemm_gflops,ratio")
         #expect(lines.count == 3)
