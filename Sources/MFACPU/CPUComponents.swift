@@ -6,7 +6,7 @@ import MFA
 /// quantities of each component, each written once for one component so that the batch
 /// operations of the Backend protocol and the fused step (`CPUFusedStep.swift`) share them.
 /// θ is component-major (`ParameterLayout`), so each component's rows are contiguous: inner loops
-/// run over d with unit stride, M_k is built in float64 (dsyrk), l×d products go to BLAS.
+/// run over d with unit stride, M_k is built in float64 (dgemm), l×d products go to BLAS.
 extension CPUBackend {
     public func project(_ parameters: CPUBuffer, firstMoment: CPUBuffer?, secondMoment: CPUBuffer?,
                         components: CPUBuffer, shape: MixtureShape, options: ProjectionOptions) throws {
@@ -66,9 +66,11 @@ extension CPUBackend {
             }
         }
         for a in 0..<l { for b in 0..<l { s.inner[a * l + b] = a == b ? 1 : 0 } }
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(l), blasInt(d), -1, s.scaled, blasInt(d),
-                    1, &s.inner, blasInt(l))
-        for a in 0..<l { for b in 0..<a { s.inner[a * l + b] = s.inner[b * l + a] } }  // dsyrk filled the upper half
+        // dgemm, not dsyrk: at l×l from l×d OpenBLAS's dsyrk packs both operands, its dgemm takes the
+        // small-matrix path (the fused step 12.2 → 11.2 ms at K = 500); then exactly symmetric.
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasInt(l), blasInt(l), blasInt(d), -1, s.scaled, blasInt(d),
+                    s.scaled, blasInt(d), 1, &s.inner, blasInt(l))
+        for a in 0..<l { for b in 0..<a { s.inner[a * l + b] = s.inner[b * l + a] } }
         let plan = ProjectionPlan(inner: s.inner, latent: l, eigenvalueFloor: options.eigenvalueFloor)
         let clipped = components + cl.clipped.lowerBound
         guard plan.valid else {
