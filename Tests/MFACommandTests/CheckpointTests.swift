@@ -103,7 +103,7 @@ import Testing
         let trainer = Self.trainers[index]
         let workspace = Workspace()
         // Many epochs, so that the signal always finds the run training.
-        let long = trainer.arguments.enumerated().map { $0.offset > 0 && trainer.arguments[$0.offset - 1] == "--epochs" ? "100" : $0.element }
+        let long = trainer.arguments.enumerated().map { $0.offset > 0 && trainer.arguments[$0.offset - 1] == "--epochs" ? "10000" : $0.element }
         let common = arguments(long, data: try writeData(workspace))
         for (signal, status) in [(SIGTERM, Int32(143)), (SIGINT, 130)] {
             let checkpoint = workspace["\(signal).checkpoint"]
