@@ -90,7 +90,7 @@ struct TrainingArguments: ParsableArguments {
 
     @OptionGroup var optimiser: OptimiserArguments
 
-    @Option(help: "random (means at random samples), kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples), kmeans-pca (kmeans++, then each cluster's leading directions as its loadings) or em:N (kmeans++, then N EM iterations, then SGD). Default: random for sgd, kmeans++ for em, kmeans-pca for online-em.")
+    @Option(help: "random (means at random samples), kmeans++ (k-means++ and 5 Lloyd iterations on ≤10,000 samples), kmeans-pca (kmeans++, then each cluster's leading directions as its loadings) or em:N (kmeans++, then N EM iterations, then SGD). Default: kmeans-pca for sgd and online-em, kmeans++ for em.")
     var `init`: InitChoice?
 
     @Option(help: "EM: the most iterations (an alias of --epochs for EM; default 100).")
@@ -120,7 +120,7 @@ struct TrainingArguments: ParsableArguments {
         var options = optimiser.options(defaultEpochs: 20)
         options.batchSize = optimiser.batchSizeOption ?? (algorithm == .onlineEM ? TrainingOptions.onlineEMBatchSize : TrainingOptions().batchSize)
         options.initialisation = self.`init`?.initialisation
-            ?? [Algorithm.sgd: .random, .em: .kmeansPlusPlus, .onlineEM: .kmeansPCA][algorithm]!
+            ?? [Algorithm.sgd: .kmeansPCA, .em: .kmeansPlusPlus, .onlineEM: .kmeansPCA][algorithm]!
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
         options.kmeansIterations = kmeansIterations ?? (algorithm == .onlineEM ? 10 : 5)
         options.kmeansSampleSize = kmeansSample ?? (algorithm == .onlineEM ? 20_000 : 10_000)
