@@ -23,6 +23,19 @@ import Testing
         outcome.stderr.split(separator: "\n").filter { !$0.hasPrefix("backend:") }
     }
 
+    /// Runs `arguments` (names with a dot are files in `workspace`) and expects a refusal: a
+    /// failure with one `Error:` line containing `phrase`, and the files `keeping` unchanged.
+    func expectRefused(_ arguments: [String], in workspace: Workspace, keeping files: [String], saying phrase: String) throws
+        -> Tool.Outcome {
+        let before = files.map { bytes(workspace[$0]) }
+        let outcome = try Tool.run(arguments.map { $0.contains(".") ? workspace[$0] : $0 })
+        #expect(outcome.status != 0)
+        let lines = errorLines(outcome)
+        #expect(lines.count == 1 && lines[0].hasPrefix("Error:") && lines[0].contains(phrase), "\(outcome.stderr)")
+        #expect(files.map { bytes(workspace[$0]) } == before)
+        return outcome
+    }
+
     @Test("An output naming an input (or another output) is refused before any work; the input's bytes are unchanged", arguments: [
         ["train", "D.npy", "-c", "2", "-l", "1", "-o", "D.npy"],
         ["select", "D.npy", "-c", "2", "-l", "1", "-o", "D.npy"],
@@ -44,13 +57,7 @@ import Testing
         let workspace = try Self.prepared()
         try FileManager.default.linkItem(atPath: workspace["D.npy"], toPath: workspace["hardlink.npy"])
         try FileManager.default.createSymbolicLink(atPath: workspace["symlink.npy"], withDestinationPath: "D.npy")
-        let files = ["D.npy", "M.safetensors", "mask.npy"]
-        let before = files.map { bytes(workspace[$0]) }
-        let outcome = try Tool.run(arguments.map { $0.contains(".") ? workspace[$0] : $0 })
-        #expect(outcome.status != 0)
-        let lines = errorLines(outcome)
-        #expect(lines.count == 1 && lines[0].hasPrefix("Error:") && lines[0].contains("same file"), "\(outcome.stderr)")
-        #expect(files.map { bytes(workspace[$0]) } == before)
+        let outcome = try expectRefused(arguments, in: workspace, keeping: ["D.npy", "M.safetensors", "mask.npy"], saying: "same file")
         #expect(!outcome.stdout.contains("epoch"), "refused before training")
         for name in ["p.npy", "x.npy", "new.safetensors"] { #expect(!FileManager.default.fileExists(atPath: workspace[name])) }
     }
@@ -82,13 +89,8 @@ import Testing
         let workspace = try Self.prepared()
         try FileManager.default.copyItem(atPath: workspace["M.safetensors"], toPath: workspace["copy.safetensors"])
         try Data("1,2,3,4\n5,6,7,8\n".utf8).write(to: URL(fileURLWithPath: workspace["data.csv"]))
-        let files = ["D.npy", "M.safetensors", "mask.npy", "copy.safetensors", "data.csv"]
-        let before = files.map { bytes(workspace[$0]) }
-        let outcome = try Tool.run(arguments.map { $0.contains(".") ? workspace[$0] : $0 })
-        #expect(outcome.status != 0)
-        let lines = errorLines(outcome)
-        #expect(lines.count == 1 && lines[0].hasPrefix("Error:") && lines[0].contains("refusing to replace it"), "\(outcome.stderr)")
-        #expect(files.map { bytes(workspace[$0]) } == before)
+        _ = try expectRefused(arguments, in: workspace, keeping: ["D.npy", "M.safetensors", "mask.npy", "copy.safetensors", "data.csv"],
+                              saying: "refusing to replace it")
         #expect(!FileManager.default.fileExists(atPath: workspace["s.npy"]))
     }
 
