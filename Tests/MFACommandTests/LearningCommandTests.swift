@@ -151,3 +151,21 @@ extension CommandTests {
                 && PathText.directory(of: "./c") == "." && PathText.directory(of: "/x/y") == "/x")
     }
 }
+
+extension CommandTests {
+    @Test("Mixing weights sum to 1 when EM leaves a component empty (three rows at 10⁶–10⁸ among four clusters)",
+          arguments: ["online-em", "em"])
+    func weightsSumToOneWithEmptyComponents(algorithm: String) throws {
+        let workspace = Workspace()
+        var random = RandomGenerator(seed: 7)
+        var values = [Double]()
+        for n in 0..<800 { for j in 0..<5 { values.append((n % 4 > 0 && j == n % 4 - 1 ? 10 : 0) + random.normal()) } }
+        for (j, far) in [(0, 1e6), (1, -1e7), (3, 1e8)] { values += (0..<5).map { $0 == j ? far : 0 } }
+        try Numpy.write(values, shape: [803, 5], dtype: "<f4", to: workspace["far.npy"])
+        let outcome = try Tool.run(["train", workspace["far.npy"], "-c", "5", "-l", "1", "--epochs", "5", "--init", "random",
+                                    "--algorithm", algorithm, "-o", workspace["m.safetensors"]])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let weights = try ModelFile.read(workspace["m.safetensors"]).model.weights
+        #expect(abs(weights.reduce(0, +) - 1) < 1e-5, "weights \(weights)")
+    }
+}

@@ -27,8 +27,7 @@ struct EMMaximisation {
         var unflooredNoise = model.noiseVariances.map(Double.init)  // ψ before the floor, to tie
         for c in 0..<k {
             let n = stats.totals[kl + c]
-            guard n > 1e-10 * total else { continue }  // an empty component keeps its parameters
-            next.weights[c] = Float(n / total)
+            guard n > 1e-10 * total else { continue }  // an empty component keeps its parameters (not its weight)
             // Fewer than l + 1 rows determine no l factors (the loadings would blow up): keep them.
             guard n >= Double(l + 1) else { continue }
             let s1 = (0..<d).map { stats.cross[(kl + c) * d + $0] }
@@ -49,8 +48,19 @@ struct EMMaximisation {
         // mean over components (shared); then the floor.
         noise.tie(&unflooredNoise, shape: shape, weights: (0..<k).map { stats.totals[kl + $0] })
         next.noiseVariances = unflooredNoise.map { Float(max($0, minVariance)) }
+        next.weights = Self.mixingWeights((0..<k).map { stats.totals[kl + $0] })
         return try MixtureModel(shape: next.shape, weights: next.weights, means: next.means, loadings: next.loadings,
                                 noiseVariances: next.noiseVariances)
+    }
+
+    /// π_k = N_k / Σ N, each N_k at least 10⁻¹⁰ of the total: an empty component keeps a weight
+    /// that a log can take, and the weights still sum to 1 (an empty component's old weight, kept
+    /// beside the others' new ones, made them sum to 1.26 on data with three far rows).
+    static func mixingWeights(_ counts: [Double]) -> [Float] {
+        let total = counts.reduce(0, +)
+        let kept = counts.map { max($0, 1e-10 * total) }
+        let keptTotal = kept.reduce(0, +)
+        return kept.map { Float($0 / keptTotal) }
     }
 
     /// Component c's new loadings Λ' = Sβᵀ (βSβᵀ + diag(λ))⁻¹ [d, l], and rowsum(Λ' ∘ Sβᵀ) [d],

@@ -176,8 +176,7 @@ struct OnlineEMStatistics: Equatable {
         let regularised = ridges.filter { $0 }.count
         noise.tie(&unfloored, shape: shape, weights: weights)
         next.noiseVariances = unfloored.map { Float(max($0, minVariance)) }
-        let kept = weights.map { max($0, 1e-10 * total) }
-        next.weights = kept.map { Float($0 / kept.reduce(0, +)) }
+        next.weights = EMMaximisation.mixingWeights(weights)
         return (try MixtureModel(shape: shape, weights: next.weights, means: next.means, loadings: next.loadings,
                                  noiseVariances: next.noiseVariances), regularised)
     }
