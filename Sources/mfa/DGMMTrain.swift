@@ -96,7 +96,7 @@ struct DGMMTrain: ParsableCommand {
 
     func run() throws {
         try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from, "--resume": checkpoints.resume],
-                     outputs: ["--out": (out, .safetensors), "--checkpoint": (checkpoints.checkpoint, .safetensors)],
+                     outputs: ["--out": (out, .model), "--checkpoint": (checkpoints.checkpoint, .checkpoint)],
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         let x = try DataFile.open(data, csv: csv.options()).samples
         let shape = try DGMMShape(dimension: x.columns, components: components.values, latent: latent.values)

@@ -57,7 +57,7 @@ struct FilePlan {
                 && (other.identity.isRegularFile || !other.identity.exists) {
                 throw MFAError.invalidArgument("\(output.name) \(output.path) and \(other.name) \(other.path) are the same file; give each output its own")
             }
-            if output.identity.isRegularFile, let existing = FileKind.of(path: output.path), existing != output.kind {
+            if output.identity.isRegularFile, let existing = try FileKind.of(path: output.path), existing != output.kind {
                 throw MFAError.invalidArgument("\(output.name) \(output.path) exists and holds \(existing.rawValue), where \(output.name) writes \(output.kind.rawValue); refusing to replace it (remove it first, or give another name)")
             }
         }

@@ -43,7 +43,7 @@ struct Select: ParsableCommand {
     }
 
     func run() throws {
-        try FilePlan(inputs: ["DATA": data, "--validation": validation], outputs: ["--out": (out, .safetensors)]).check()
+        try FilePlan(inputs: ["DATA": data, "--validation": validation], outputs: ["--out": (out, .model)]).check()
         let ks = try values(components, name: "components"), ls = try values(latent, name: "latent")
         guard Set(ks).count == ks.count, Set(ls).count == ls.count else {
             throw ValidationError("--components and --latent must not repeat a value")

@@ -66,7 +66,7 @@ struct SimulateMFA: ParsableCommand {
     }
 
     func run() throws {
-        try FilePlan(inputs: [:], outputs: ["--out": (out, .numpy), "--labels": (labels, .numpy), "--model": (model, .safetensors)]).check()
+        try FilePlan(inputs: [:], outputs: ["--out": (out, .numpy), "--labels": (labels, .numpy), "--model": (model, .model)]).check()
         try MemoryLimit.require([count, dimension], bytesEach: 16, for: "--count \(count) samples of d = \(dimension)")
         try MemoryLimit.require([components, dimension, latent + 2], bytesEach: 16, for: "an MFA of K = \(components) in d = \(dimension)")
         let shape = try MixtureShape(components: components, dimension: dimension, latent: latent)
@@ -149,7 +149,7 @@ struct SimulateDGMM: ParsableCommand {
 
     func run() throws {
         try FilePlan(inputs: [:], outputs: ["--out": (out, .numpy), "--labels": (labels, .numpy), "--layer-labels": (layerLabels, .numpy),
-                                                      "--model": (model, .safetensors)]).check()
+                                                      "--model": (model, .model)]).check()
         let shape = try DGMMShape(dimension: dimension, components: components.values, latent: latent.values)
         // The samples (float32, a float64 copy, the file's bytes) and the path mixture drawn from (d×(R_1 + 2) per path, float32, with workspace).
         try MemoryLimit.require([count, dimension], bytesEach: 16, for: "--count \(count) samples of d = \(dimension)")

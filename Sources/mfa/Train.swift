@@ -53,7 +53,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try FilePlan(inputs: ["DATA": data, "--validation": validation, "--from": from, "--resume": checkpoints.resume],
-                     outputs: ["--out": (out, .safetensors), "--checkpoint": (checkpoints.checkpoint, .safetensors),
+                     outputs: ["--out": (out, .model), "--checkpoint": (checkpoints.checkpoint, .checkpoint),
                                "--history": (history, .text)],
                      inPlace: [("--from", "--out"), ("--resume", "--checkpoint")]).check()
         // .npy files are memory-mapped and streamed block by block; other formats are read whole.

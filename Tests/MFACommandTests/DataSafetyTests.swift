@@ -77,19 +77,29 @@ import Testing
         #expect(!resumed.stderr.contains("same file"), "\(resumed.stderr)")
     }
 
-    @Test("An output over an existing file of another kind (data, a model) is refused before any work; the file is unchanged",
+    @Test("An output over an existing file of another kind (data, a model, a checkpoint, an image) is refused before any work; the file is unchanged",
           arguments: [
         ["bench", "-c", "2", "-l", "1", "-d", "4", "--csv", "D.npy"],
         ["train", "D.npy", "-c", "2", "-l", "1", "-o", "data.csv"],
         ["score", "M.safetensors", "D.npy", "-o", "copy.safetensors"],
         ["sample", "M.safetensors", "--count", "4", "-o", "s.npy", "--image", "mask.npy"],
         ["outliers", "M.safetensors", "--inliers", "D.npy", "--outliers", "mask.npy", "--roc", "copy.safetensors"],
+        ["train", "D.npy", "-c", "2", "-l", "1", "-o", "new.safetensors", "--checkpoint", "copy.safetensors"],
+        ["train", "D.npy", "-c", "2", "-l", "1", "-o", "run.ckpt"],
+        ["train", "D.npy", "-c", "2", "-l", "1", "-o", "new.safetensors", "--history", "image.fits"],
     ])
     func outputsNeverReplaceOtherKinds(arguments: [String]) throws {
         let workspace = try Self.prepared()
         try FileManager.default.copyItem(atPath: workspace["M.safetensors"], toPath: workspace["copy.safetensors"])
         try Data("1,2,3,4\n5,6,7,8\n".utf8).write(to: URL(fileURLWithPath: workspace["data.csv"]))
-        _ = try expectRefused(arguments, in: workspace, keeping: ["D.npy", "M.safetensors", "mask.npy", "copy.safetensors", "data.csv"],
+        // A FITS image: 2,880 bytes of ASCII header cards, then binary pixels.
+        let header = "SIMPLE  =                    T" + String(repeating: " ", count: 2850)
+        try Data(Array(header.utf8) + [0, 1, 2, 3, 0xFF]).write(to: URL(fileURLWithPath: workspace["image.fits"]))
+        let run = try Tool.run(["train", workspace["D.npy"], "-c", "2", "-l", "1", "--epochs", "1", "--checkpoint", workspace["run.ckpt"],
+                                "--checkpoint-every", "1", "-o", workspace["n.safetensors"]])
+        #expect(run.status == 0, "\(run.stderr)")
+        _ = try expectRefused(arguments, in: workspace, keeping: ["D.npy", "M.safetensors", "mask.npy", "copy.safetensors", "data.csv",
+                                                                  "image.fits", "run.ckpt"],
                               saying: "refusing to replace it")
         #expect(!FileManager.default.fileExists(atPath: workspace["s.npy"]))
     }
