@@ -38,13 +38,13 @@ public enum FileKind: String, Sendable {
     public static func of(_ head: [UInt8]) -> FileKind {
         if Numpy.isNumpy(head) { return .numpy }
         if Gzip.isCompressed(head) { return .gzip }
-        if head.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return .png }
+        if head.starts(with: PNG.signature) { return .png }
         if let length = safetensorsHeaderLength(head) {
             guard 8 + length <= head.count,
                   let header = try? JSONSerialization.jsonObject(with: Data(head[8..<(8 + length)])) as? [String: Any],
                   let metadata = header["__metadata__"] as? [String: Any] else { return .safetensors }
             switch metadata["kind"] as? String {
-            case "mfa", "dgmm": return .model
+            case ModelFile.mfaKind, ModelFile.dgmmKind: return .model
             case CheckpointFile.kind, CheckpointFile.previousKind: return .checkpoint
             default: return .safetensors
             }

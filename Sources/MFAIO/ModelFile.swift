@@ -17,12 +17,15 @@ public enum ModelFile {
         public var imageShape: ImageShape? { metadata["image_shape"].flatMap(ImageShape.init) }
     }
 
+    /// `__metadata__.kind` of the two model files (`FileKind` tells them from checkpoints by it).
+    static let mfaKind = "mfa", dgmmKind = "dgmm"
+
     public static func write(_ model: MixtureModel, metadata: [String: String], to path: String) throws {
         let (k, d, l) = (model.shape.components, model.shape.dimension, model.shape.latent)
         let precision = try model.precisionParameters()
         var meta = metadata
         meta["format"] = format
-        meta["kind"] = "mfa"
+        meta["kind"] = mfaKind
         meta["components"] = String(k)
         meta["dimension"] = String(d)
         meta["latent"] = String(l)
@@ -42,7 +45,7 @@ public enum ModelFile {
         let shape = dgmm.shape
         var meta = metadata
         meta["format"] = format
-        meta["kind"] = "dgmm"
+        meta["kind"] = dgmmKind
         meta["dimension"] = String(shape.dimension)
         meta["components"] = shape.components.map(String.init).joined(separator: ",")
         meta["latent"] = shape.latent.map(String.init).joined(separator: ",")
@@ -65,9 +68,9 @@ public enum ModelFile {
     /// The same from bytes already read (`path` names them in errors; the fuzzer's entry).
     public static func parse(_ bytes: [UInt8], path: String) throws -> Contents {
         let (tensors, metadata) = try Safetensors.parse(bytes, path: path)
-        switch metadata["kind"] ?? "mfa" {
-        case "mfa": break
-        case "dgmm": return try readDGMM(tensors, metadata: metadata, path: path)
+        switch metadata["kind"] ?? mfaKind {
+        case mfaKind: break
+        case dgmmKind: return try readDGMM(tensors, metadata: metadata, path: path)
         case let kind: throw MFAError.malformedFile(path: path, reason: "holds a model of unknown kind '\(kind)'")
         }
         func tensor(_ name: String, rank: Int) throws -> Tensor {

@@ -3,6 +3,9 @@ import MFA
 
 /// Writes 8-bit greyscale PNG images (zlib for the compressed stream and the CRCs).
 public enum PNG {
+    /// The eight bytes every PNG file begins with.
+    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
     /// `pixels` is height × width, row-major, values in [0, 1] (clamped).
     public static func writeGreyscale(_ pixels: [Float], width: Int, height: Int, to path: String) throws {
         precondition(pixels.count == width * height)
@@ -20,7 +23,7 @@ public enum PNG {
         guard compress2(&compressed, &compressedLength, raw, uLong(raw.count), 6) == Z_OK else {
             throw MFAError.fileAccess(path: path, reason: "zlib could not compress the image")
         }
-        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        var bytes = signature
         let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, 0, 0, 0, 0]
         bytes += chunk("IHDR", header)
         bytes += chunk("IDAT", Array(compressed[0..<Int(compressedLength)]))
