@@ -22,7 +22,7 @@ for seed in ${SEEDS:-1 2 3 4 5 6 7 8 9 10}; do
     if "$MFA" dgmm train "$OUT/x.npy" -c 3,3,2 -l 11,6,2 --restarts 5 --seed "$seed" --min-variance 1e-12 \
          --precision "$precision" ${EXTRA:-} -o "$OUT/fit.safetensors" > "$OUT/train.log" 2>&1; then
       end=$(date +%s.%N)
-      "$MFA" predict "$OUT/fit.safetensors" "$OUT/x.npy" -o "$OUT/predicted.npy" > /dev/null 2>&1
+      "$MFA" predict "$OUT/fit.safetensors" "$OUT/x.npy" --precision float64 -o "$OUT/predicted.npy" > /dev/null 2>&1
       ari=$("$MFA" ari "$OUT/predicted.npy" "$OUT/paths.npy" 2>/dev/null | awk '{print $NF}')
       echo "$seed,$precision,$truth,$(score "$OUT/fit.safetensors"),$ari,$(python3 -c "print(round($end - $start, 1))")" | tee -a "$OUT/dgmm-range.csv"
     else

@@ -36,8 +36,8 @@ struct Predict: ParsableCommand {
             component = { shape.choices(path: $0)[layer - 1] }
         }
         let k = model.shape.components
-        // Every sample's responsibilities stay in memory (float32), and as float64 for --probabilities.
-        try MemoryLimit.require([samples.rows, k], bytesEach: probabilities == nil ? 4 : 20,
+        // Every sample's responsibilities stay in memory: float32 from the backend, then float64.
+        try MemoryLimit.require([samples.rows, k], bytesEach: 12,
                                 for: "the responsibilities of \(samples.rows) samples under \(k) components")
         let r = try responsibilities(model, samples, on: try input.backendOptions.make())
         let labels = (0..<samples.rows).map { n in
@@ -45,13 +45,18 @@ struct Predict: ParsableCommand {
         }
         try Numpy.write(labels, shape: [labels.count], dtype: "<i8", to: out)
         if let probabilities {
-            try Numpy.write(r.map(Double.init), shape: [samples.rows, k], dtype: "<f8", to: probabilities)
+            try Numpy.write(r, shape: [samples.rows, k], dtype: "<f8", to: probabilities)
         }
         say("wrote \(labels.count) labels to \(out)")
     }
 
-    func responsibilities(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Float] {
-        warnIfImprecise(model, samples, on: backend)
-        return try model.engine(backend: backend).evaluate(samples, keepResponsibilities: true).responsibilities!
+    /// From the backend (float32), unless the float64 check fails: then from the host in float64,
+    /// as `score` does, since labels from digits the backend lost are wrong, not merely rough.
+    func responsibilities(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) throws -> [Double] {
+        guard let check = precisionCheck(model, samples, on: backend), !check.passes else {
+            return try model.engine(backend: backend).evaluate(samples, keepResponsibilities: true).responsibilities!.map(Double.init)
+        }
+        printError(precisionWarning(check, float64: backend.keepsDoubles) + "; computing every row's responsibilities in float64 on the host instead")
+        return try PreciseLogDensity(model).responsibilities(samples, rows: Array(0..<samples.rows))
     }
 }

@@ -49,6 +49,21 @@ import Testing
         #expect(info.stdout.contains("kind: dgmm") && info.stdout.contains("paths: 4") && info.stdout.contains("training.restarts: 2"))
     }
 
+    @Test("predict labels by float64 on the host where float32 cannot tell the paths apart (signal-to-noise 10⁷, offsets 10³)")
+    func predictOnWideRange() throws {
+        let workspace = Workspace()
+        let simulated = try Tool.run(["simulate", "dgmm", "-c", "3,3,2", "-l", "11,6,2", "-d", "17", "--count", "1000", "--seed", "5",
+                                      "--signal-to-noise", "1e7", "--column-scale", "4", "--offset", "1000",
+                                      "-o", workspace["x.npy"], "--labels", workspace["paths.npy"], "--model", workspace["true.safetensors"]])
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+        // The true model's own MAP paths: float32 labelled them at ARI 0.58 (0.98 in float64).
+        let predicted = try Tool.run(["predict", workspace["true.safetensors"], workspace["x.npy"], "--backend", "cpu",
+                                      "-o", workspace["p.npy"]])
+        #expect(predicted.status == 0 && predicted.stderr.contains("responsibilities in float64 on the host"), "\(predicted.stderr)")
+        let ari = try Tool.run(["ari", workspace["paths.npy"], workspace["p.npy"]])
+        #expect(Double(ari.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 0.95, "\(ari.stdout)")
+    }
+
     @Test("DGMM errors exit non-zero with a one-line cause and write nothing", arguments: [
         ["dgmm", "train", "DATA", "-c", "2,2", "-l", "3,3", "-o", "OUT"], ["dgmm", "train", "DATA", "-c", "2,2", "-l", "3", "-o", "OUT"],
         ["dgmm", "train", "DATA", "-c", "2,x", "-l", "3,1", "-o", "OUT"], ["dgmm", "train", "DATA", "-c", "2", "-l", "6", "-o", "OUT"],

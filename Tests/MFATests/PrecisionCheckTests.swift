@@ -15,14 +15,15 @@ import Testing
         return (model, model.sample(count: 500, random: &random).samples)
     }
 
-    @Test("Float64 log-densities equal dense algebra, on ordinary models and on far, tight clusters")
+    @Test("Float64 log-densities and responsibilities equal dense algebra, on ordinary models and on far, tight clusters")
     func preciseEqualsDense() throws {
         let ordinary = Fixtures.model(try MixtureShape(components: 3, dimension: 6, latent: 2), seed: 4)
         let far = try farClusters()
         for (model, data) in [(ordinary, Fixtures.data(rows: 50, columns: 6, seed: 5)), (far.model, far.data)] {
-            let precise = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<data.rows))
-            let dense = Dense.evaluate(model, data).logDensity
-            #expect(close(precise, dense, atol: 1e-8, rtol: 1e-10))
+            let precise = try PreciseLogDensity(model), rows = Array(0..<data.rows)
+            let dense = Dense.evaluate(model, data)
+            #expect(close(try precise.logDensities(data, rows: rows), dense.logDensity, atol: 1e-8, rtol: 1e-10))
+            #expect(close(try precise.responsibilities(data, rows: rows), dense.responsibilities.flatMap { $0 }, atol: 1e-10, rtol: 1e-8))
         }
     }
 

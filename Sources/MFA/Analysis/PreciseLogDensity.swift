@@ -43,11 +43,10 @@ public struct PreciseLogDensity: Sendable {
         self.constants = constants
     }
 
-    /// log p(x) for one row of d values.
-    public func logDensity(_ x: UnsafePointer<Double>) -> Double {
+    /// log π_k + log N(x | μ_k, Σ_k) for every component k of one row of d values, into `terms`.
+    public func componentTerms(_ x: UnsafePointer<Double>, into terms: UnsafeMutablePointer<Double>) {
         let (k, d, l) = (shape.components, shape.dimension, shape.latent)
         var delta = [Double](repeating: 0, count: d), m = [Double](repeating: 0, count: l)
-        var terms = [Double](repeating: 0, count: k)
         for c in 0..<k {
             for j in 0..<d { delta[j] = x[j] - means[c * d + j] }
             for p in 0..<l { m[p] = 0 }
@@ -71,26 +70,57 @@ public struct PreciseLogDensity: Sendable {
             }
             terms[c] = constants[c] - 0.5 * quadratic
         }
+    }
+
+    /// log p(x) for one row of d values.
+    public func logDensity(_ x: UnsafePointer<Double>) -> Double {
+        var terms = [Double](repeating: 0, count: shape.components)
+        componentTerms(x, into: &terms)
+        return Self.logSumExp(terms)
+    }
+
+    static func logSumExp(_ terms: [Double]) -> Double {
         let top = terms.max() ?? 0
         return top + Foundation.log(terms.reduce(0) { $0 + Foundation.exp($1 - top) })
     }
 
     /// log p(x) for `rows` of `data` (read as float64: exact for float64 files), on every core.
     public func logDensities(_ data: some SampleSource, rows: [Int]) throws -> [Double] {
+        try perRow(data, rows: rows, width: 1) { x, out in out[0] = logDensity(x) }
+    }
+
+    /// p(k | x), [rows, K] row-major: the MAP labels of `predict` where float32 cannot tell the
+    /// components apart (the same sums of squares as `logDensity`).
+    public func responsibilities(_ data: some SampleSource, rows: [Int]) throws -> [Double] {
+        let k = shape.components
+        return try perRow(data, rows: rows, width: k) { x, out in
+            componentTerms(x, into: out)
+            let terms = Array(UnsafeBufferPointer(start: out, count: k))
+            let total = Self.logSumExp(terms)
+            for c in 0..<k { out[c] = Foundation.exp(terms[c] - total) }
+        }
+    }
+
+    /// `width` values per row from `body`, rows read as float64 and spread over every core.
+    private func perRow(_ data: some SampleSource, rows: [Int], width: Int,
+                        _ body: (UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void) throws -> [Double] {
         let d = shape.dimension
         var values = [Double](repeating: 0, count: rows.count * d)
         try values.withUnsafeMutableBufferPointer { target in
             for (n, index) in rows.enumerated() { try data.copyRow(index, intoDoubles: target.baseAddress! + n * d) }
         }
-        var out = [Double](repeating: 0, count: rows.count)
+        var out = [Double](repeating: 0, count: rows.count * width)
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count))
-        out.withUnsafeMutableBufferPointer { target in
-            let result = UnsafeSendable(target)
-            values.withUnsafeBufferPointer { values in
-                let source = UnsafeSendable(values)
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                    for n in (rows.count * chunk / chunks)..<(rows.count * (chunk + 1) / chunks) {
-                        result.value[n] = logDensity(source.value.baseAddress! + n * d)
+        withoutActuallyEscaping(body) { body in
+            let work = UnsafeSendable(body)
+            out.withUnsafeMutableBufferPointer { target in
+                let result = UnsafeSendable(target)
+                values.withUnsafeBufferPointer { values in
+                    let source = UnsafeSendable(values)
+                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                        for n in (rows.count * chunk / chunks)..<(rows.count * (chunk + 1) / chunks) {
+                            work.value(source.value.baseAddress! + n * d, result.value.baseAddress! + n * width)
+                        }
                     }
                 }
             }
