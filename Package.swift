@@ -22,6 +22,8 @@ let package = Package(
         systemLibrary("COpenCL", pkgConfig: "OpenCL", apt: ["ocl-icd-opencl-dev", "opencl-headers"]),
         systemLibrary("CCLBlast", pkgConfig: "clblast", apt: ["libclblast-dev"]),
         systemLibrary("CMPI", pkgConfig: "ompi-c", apt: ["libopenmpi-dev", "openmpi-bin"]),
+        // glibc's libmvec (no pkg-config file; libc6-dev has it wherever there is a C compiler).
+        .systemLibrary(name: "CMathVector", path: "Sources/CMathVector"),
 
         // The core, knowing no command line, file format or backend: Model/, Data/, Engine/ (the
         // Backend protocol and the passes), Training/ (Loop/ and the strategies), Analysis/, DGMM/.
@@ -29,7 +31,7 @@ let package = Package(
         // Readers and writers: .npy, IDX (gzipped too), CSV, safetensors, PNG.
         .target(name: "MFAIO", dependencies: ["MFA", "CZlib"]),
         // The Backend on OpenBLAS: the oracle and the fallback.
-        .target(name: "MFACPU", dependencies: ["MFA", "CBLAS", "CLAPACKE"]),
+        .target(name: "MFACPU", dependencies: ["MFA", "CBLAS", "CLAPACKE", "CMathVector"]),
         // The Backend on OpenCL: Kernels/*.cl (embedded at build time) and CLBlast GEMMs.
         .target(name: "MFAOpenCL", dependencies: ["MFA", "COpenCL", "CCLBlast"], plugins: ["EmbedKernels"]),
         // Training across processes and nodes: the loop's `Reducer` on Open MPI's MPI_Allreduce.

@@ -10,7 +10,7 @@
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double real_t;   // per-component constants in float64 where the device has it (DESIGN.md §2)
 #define REAL(x) x
-#define JACOBI_TOLERANCE 1e-14
+#define JACOBI_TOLERANCE 1e-10   // SymmetricJacobi.tolerance
 #define JACOBI_HUGE 1e150   // beyond it θ² would overflow
 #else
 typedef float real_t;    // no cl_khr_fp64, or --opencl-fp32: float32 with compensated sums, and no
@@ -257,6 +257,12 @@ inline void rotate_pair(__global real_t* x, __global real_t* y, const real_t cs,
     *y = sn * first + cs * second;
 }
 
+// Whether a_pq lies outside SymmetricJacobi.tolerance: |a_pq| > tolerance·√|a_pp a_qq|, squared.
+bool jacobi_outside(__global const real_t* a, const int l, const int p, const int q) {
+    const real_t apq = a[p * l + q];
+    return apq * apq > JACOBI_TOLERANCE * JACOBI_TOLERANCE * fabs(a[p * l + p] * a[q * l + q]);
+}
+
 // The l×l part of the projection for component c, as ProjectionPlan and SymmetricJacobi do it on
 // the host (Sources/MFA/Engine), step for step: Jacobi in round-robin order on M_k (in place in
 // `inner`, the eigenvectors in `vectors`), eigenvalues ascending, each eigenvector's largest entry
@@ -283,16 +289,20 @@ __kernel void project_components(__global real_t* inner, __global real_t* vector
     for (int sweep = 0; sweep < 32; sweep++) {
         barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
         if (lid == 0) {
-            real_t off = 0, diagonal = 0;
+            real_t total = 0;
+            int rotate = 0;
             for (int p = 0; p < l; p++) {
-                diagonal += a[p * l + p] * a[p * l + p];
-                for (int q = p + 1; q < l; q++) off += a[p * l + q] * a[p * l + q];
+                total += fabs(a[p * l + p]);
+                for (int q = p + 1; q < l; q++) {
+                    total += fabs(a[p * l + q]);
+                    if (jacobi_outside(a, l, p, q)) rotate = 1;
+                }
             }
             verdict = 0;
-            if (!isfinite(off + diagonal)) {   // a non-finite entry anywhere: no eigenvalue is meaningful
+            if (!isfinite(total)) {   // a non-finite entry anywhere: no eigenvalue is meaningful
                 for (int p = 0; p < l; p++) a[p * l + p] = NAN;
                 verdict = 1;
-            } else if (!(off > JACOBI_TOLERANCE * JACOBI_TOLERANCE * diagonal)) {
+            } else if (!rotate) {
                 verdict = 1;
             }
         }
@@ -304,7 +314,7 @@ __kernel void project_components(__global real_t* inner, __global real_t* vector
                 const int y = t == 0 ? round : (round - t + turning) % turning;
                 const int p = min(x, y), q = max(x, y);
                 pairP[t] = -1;
-                if (q < l && a[p * l + q] != 0) {
+                if (q < l && jacobi_outside(a, l, p, q)) {
                     const real_t apq = a[p * l + q];
                     const real_t theta = (a[q * l + q] - a[p * l + p]) / (2 * apq);
                     const real_t tangent = fabs(theta) > JACOBI_HUGE ? 1 / (2 * theta)

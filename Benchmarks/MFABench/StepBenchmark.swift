@@ -30,10 +30,13 @@ public enum StepBenchmark {
     }
 
     /// Times steps on `base` (totals without per-operation waits, then a breakdown with them).
-    /// `gemmReference` gives the backend's own GEMM seconds for the step's shapes; nil: the time
-    /// the step spends in the backend's `gemm`.
+    /// `gemmReference` gives the backend's own GEMM seconds for the step's shapes, timed for about
+    /// the seconds it is given; nil: the time the step spends in the backend's `gemm`. Steps and
+    /// GEMMs are timed in alternating rounds and each figure is the median of its rounds, so the
+    /// ratio compares the two under the same load (a shared machine's speed drifts by 5–15%
+    /// within seconds: timed one after the other, the same build read 0.62–0.69).
     public static func measure<B: Backend>(_ base: B, backend label: String, device: String, algorithm: Algorithm, shape: Shape,
-                                           wait: @escaping () throws -> Void, gemmReference: (() -> Double)?) throws -> Row {
+                                           wait: @escaping () throws -> Void, gemmReference: ((Double) -> Double)?) throws -> Row {
         var random = RandomGenerator(seed: 1)
         let rows = 8 * shape.batch
         let data = try Matrix(rows: rows, columns: shape.dimension,
@@ -54,7 +57,14 @@ public enum StepBenchmark {
         }
         for _ in 0..<2 { try step() }  // warm-up: kernel builds, CLBlast's compilation
         try wait()
-        let stepSeconds = try timePerCall(budget: 3, step, finish: wait)
+        var stepRounds = [Double](), gemmRounds = [Double]()
+        for _ in 0..<rounds {
+            stepRounds.append(try timePerCall(budget: 0.6, step, finish: wait))
+            if let gemmReference {
+                gemmRounds.append(gemmReference(0.4))
+                Thread.sleep(forTimeInterval: 0.3)  // OpenBLAS's threads spin a while after a call: not into the next round
+            }
+        }
         timed.synchronise = true
         timed.reset()
         var steps = 0
@@ -63,8 +73,16 @@ public enum StepBenchmark {
             steps += 1
         }, finish: wait)
         let breakdown = timed.seconds.mapValues { $0 / Double(steps) }
-        return Row(backend: label, device: device, algorithm: algorithm, shape: shape, stepSeconds: stepSeconds,
-                   gemmSeconds: gemmReference?() ?? breakdown["gemm"] ?? .nan, breakdown: breakdown)
+        return Row(backend: label, device: device, algorithm: algorithm, shape: shape, stepSeconds: median(stepRounds),
+                   gemmSeconds: gemmRounds.isEmpty ? breakdown["gemm"] ?? .nan : median(gemmRounds), breakdown: breakdown)
+    }
+
+    /// Rounds of step timing (0.6 s each) and of GEMM timing (0.4 s each), alternating.
+    static let rounds = 5
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     private static func load<T: TrainingStrategy>(_ strategy: T, _ data: Matrix, rows: Range<Int>) throws {
@@ -93,28 +111,31 @@ public enum StepBenchmark {
     }
 
     /// cblas_sgemm alone on the step's four GEMM shapes, with OpenBLAS's own threading on all cores
-    /// (the CPU backend itself runs OpenBLAS single-threaded and splits GEMMs across cores).
-    public static func cblasSecondsPerStep(_ shape: Shape) -> Double {
+    /// (the CPU backend itself runs OpenBLAS single-threaded and splits GEMMs across cores): a
+    /// timer that runs them for about the seconds it is given, its buffers allocated once.
+    public static func cblasSecondsPerStep(_ shape: Shape) -> (Double) -> Double {
         let (k, l, d, batch) = (shape.components, shape.latent, shape.dimension, shape.batch)
-        let backendSetting = openblas_get_num_threads()
-        openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
-        defer { openblas_set_num_threads(backendSetting) }
         let width = k * (l + 1)
         let x = [Float](repeating: 0.5, count: batch * 2 * d), fq = [Float](repeating: 0.1, count: k * 2 * d)
         let gamma = [Float](repeating: 0.01, count: d * k * max(l, 1)), y = [Float](repeating: 0.01, count: batch * width)
         var q = [Float](repeating: 0, count: batch * k), z = [Float](repeating: 0, count: batch * k * max(l, 1))
         var s = [Float](repeating: 0, count: d * width), s2 = [Float](repeating: 0, count: d * k)
-        return timePerCall(budget: 2, {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(k), Int32(2 * d), 1, x, Int32(2 * d),
-                        fq, Int32(2 * d), 0, &q, Int32(k))
-            if l > 0 {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(k * l), Int32(d), 1, x, Int32(d),
-                            gamma, Int32(d), 0, &z, Int32(k * l))
-            }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(width), Int32(d), Int32(batch), 1, y, Int32(width),
-                        x, Int32(d), 0, &s, Int32(d))
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(d), Int32(batch), 1, y, Int32(width),
-                        x, Int32(2 * d), 0, &s2, Int32(d))
-        }, finish: {})
+        return { budget in
+            let backendSetting = openblas_get_num_threads()
+            openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+            defer { openblas_set_num_threads(backendSetting) }
+            return timePerCall(budget: budget, {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(k), Int32(2 * d), 1, x, Int32(2 * d),
+                            fq, Int32(2 * d), 0, &q, Int32(k))
+                if l > 0 {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(k * l), Int32(d), 1, x, Int32(d),
+                                gamma, Int32(d), 0, &z, Int32(k * l))
+                }
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(width), Int32(d), Int32(batch), 1, y, Int32(width),
+                            x, Int32(d), 0, &s, Int32(d))
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(d), Int32(batch), 1, y, Int32(width),
+                            x, Int32(2 * d), 0, &s2, Int32(d))
+            }, finish: {})
+        }
     }
 }

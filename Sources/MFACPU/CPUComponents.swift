@@ -60,7 +60,7 @@ extension CPUBackend {
         let gamma = theta + offset
         // Ĝ = Γ_kᵀ E^{-1/2} (l×d), M = I − Ĝ Ĝᵀ in float64.
         s.root.withUnsafeMutableBufferPointer { root in
-            for j in 0..<d { root[j] = T.exponential(-0.5 * logPrecision[j]) }
+            T.exponentials(logPrecision, factor: -0.5, into: root.baseAddress!, count: d)
             s.scaled.withUnsafeMutableBufferPointer { scaled in
                 for i in 0..<l { for j in 0..<d { scaled[i * d + j] = Double(gamma[i * d + j] * root[j]) } }
             }
@@ -123,9 +123,9 @@ extension CPUBackend {
         let quadratic = comp + cl.quadratic.lowerBound + c * 2 * d
         let leverage = comp + cl.leverage.lowerBound + c * d
         var sumLogE = 0.0, sumEMuSquared = 0.0
+        T.exponentials(a, factor: 1, into: quadratic, count: d)
         for j in 0..<d {
-            let e = T.exponential(a[j])
-            quadratic[j] = e
+            let e = quadratic[j]
             quadratic[d + j] = -2 * e * mu[j]
             sumLogE += Double(a[j])
             sumEMuSquared += Double(e * mu[j] * mu[j])

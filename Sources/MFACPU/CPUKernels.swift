@@ -60,11 +60,14 @@ extension CPUBackend {
                 r[c] = value
                 top = max(top, value)
             }
+            // One exponential per entry (libmvec's lanes), then normalised: exp(ℓ − top)/Σ.
+            for c in 0..<k { r[c] -= top }
+            T.exponentials(r, factor: 1, into: r, count: k)
             var total = 0.0
-            for c in 0..<k { total += Double(T.exponential(r[c] - top)) }
-            let logSum = top + T(Foundation.log(total))
-            logDensity[n] = logSum
-            for c in 0..<k { r[c] = T.exponential(r[c] - logSum) }
+            for c in 0..<k { total += Double(r[c]) }
+            logDensity[n] = top + T(Foundation.log(total))
+            let inverse = T(1 / total)
+            for c in 0..<k { r[c] *= inverse }
         } }
     }
 
@@ -119,16 +122,21 @@ extension CPUBackend {
 
     public func columnSums(_ matrix: CPUBuffer, rows: Int, columns: Int, into totals: CPUBuffer) throws {
         switch precision {
-        case .single: Self.columnSums(matrix.values(Float.self), rows, columns, totals.values(Float.self))
-        case .double: Self.columnSums(matrix.values(Double.self), rows, columns, totals.values(Double.self))
+        case .single: try Self.columnSums(matrix.values(Float.self), rows, columns, totals.values(Float.self))
+        case .double: try Self.columnSums(matrix.values(Double.self), rows, columns, totals.values(Double.self))
         }
     }
 
-    static func columnSums<T: CPUScalar>(_ matrix: UnsafeMutablePointer<T>, _ rows: Int, _ columns: Int, _ out: UnsafeMutablePointer<T>) {
-        out.update(repeating: 0, count: columns)
-        for n in 0..<rows {
-            let row = matrix + n * columns
-            for c in 0..<columns { out[c] += row[c] }
+    /// Split by columns (each summed in row order, so the same sums on any number of cores): one
+    /// thread took 1.9 ms per step at K = 2000 (22,000 columns).
+    static func columnSums<T: CPUScalar>(_ matrix: UnsafeMutablePointer<T>, _ rows: Int, _ columns: Int,
+                                         _ out: UnsafeMutablePointer<T>) throws {
+        try forEachChunk(of: columns, minimumChunk: 4096) { range in
+            (out + range.lowerBound).update(repeating: 0, count: range.count)
+            for n in 0..<rows {
+                let row = matrix + n * columns
+                for c in range { out[c] += row[c] }
+            }
         }
     }
 

@@ -123,7 +123,7 @@ struct Bench: ParsableCommand {
                 say(Self.tableHeader)
             }
             return try StepBenchmark.measure(cpu, backend: "cpu", device: cpu.name, algorithm: algorithm, shape: shape,
-                                             wait: {}, gemmReference: { StepBenchmark.cblasSecondsPerStep(shape) })
+                                             wait: {}, gemmReference: StepBenchmark.cblasSecondsPerStep(shape))
         case .opencl:
             let gpu = try OpenCLBackend(device: device, float32: openclFloat32)
             if shape.components == components.values.first, algorithm == self.algorithm.values.first {

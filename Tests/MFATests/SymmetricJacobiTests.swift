@@ -32,13 +32,32 @@ import Testing
                     for r in 0..<n { gram += vectors[r * n + p] * vectors[r * n + q] }
                     for i in 0..<n { rebuilt += vectors[p * n + i] * values[i] * vectors[q * n + i] }
                     #expect(abs(gram - (p == q ? 1 : 0)) < 1e-12 * Double(n))
-                    #expect(abs(rebuilt - a[p * n + q]) < 1e-12 * size * Double(n))
+                    // Pairs within the tolerance are left: A is rebuilt to tolerance·‖A‖, not to round-off.
+                    #expect(abs(rebuilt - a[p * n + q]) < SymmetricJacobi.tolerance * size * Double(n))
                 }
             }
             for i in 0..<n {
                 let column = (0..<n).map { vectors[$0 * n + i] }
                 let largest = column.indices.max { abs(column[$0]) < abs(column[$1]) || (abs(column[$0]) == abs(column[$1]) && $0 > $1) }!
                 #expect(column[largest] > 0)
+            }
+        }
+    }
+
+    @Test("Every off-diagonal entry left is within the tolerance of its diagonal pair, on graded matrices too",
+          arguments: [2, 10, 20])
+    func convergedWithinTolerance(order n: Int) {
+        for seed in UInt64(1)...3 {
+            var a = randomSymmetric(n, seed: seed, spread: 1)
+            // Graded like M_k with λ from 10⁻⁷ to 1: rows and columns scaled by 10^(−7i/(2(n−1))).
+            let scale = (0..<n).map { Foundation.pow(10, -3.5 * Double($0) / Double(max(n - 1, 1))) }
+            for p in 0..<n { for q in 0..<n { a[p * n + q] *= scale[p] * scale[q] } }
+            _ = SymmetricJacobi.diagonalise(&a, order: n)
+            for p in 0..<n {
+                for q in (p + 1)..<n {
+                    let bound = SymmetricJacobi.tolerance * abs(a[p * n + p] * a[q * n + q]).squareRoot()
+                    #expect(abs(a[p * n + q]) <= bound, "a[\(p),\(q)] = \(a[p * n + q]) against \(bound)")
+                }
             }
         }
     }

@@ -81,6 +81,29 @@ import Testing
         }
     }
 
+    @Test("The CPU's precisions e = exp(a), four lanes at a time by libmvec, are libm's to 2 ulp (tail included); 0 where subnormal")
+    func vectorExponentialsMatchLibm() throws {
+        let shape = try MixtureShape(components: 3, dimension: 7, latent: 0)  // 21 values: five lanes of four and a tail
+        let layout = ParameterLayout(shape: shape), cl = ComponentLayout(shape: shape)
+        var theta = [Float](repeating: 0, count: layout.count)
+        let a = (0..<21).map { Float(-95 + 8.7 * Double($0)) }  // −95 … 79: subnormal results at the low end
+        for (p, value) in zip(layout.logPrecision, a) { theta[p] = value }
+        let backend = CPUBackend()
+        let parameters = try backend.makeBuffer(count: layout.count), components = try backend.makeBuffer(count: cl.count)
+        try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
+        try backend.prepareComponents(parameters, components: components, shape: shape)
+        for c in 0..<3 {
+            for j in 0..<7 {
+                let x = a[c * 7 + j], got = components.pointer[cl.quadratic.lowerBound + c * 14 + j], exact = Foundation.exp(x)
+                if exact < Float.leastNormalMagnitude {
+                    #expect(got == 0, "exp(\(x)) = \(got)")
+                } else {
+                    #expect(abs(got - exact) <= 2 * exact.ulp, "exp(\(x)): \(got) against libm's \(exact)")
+                }
+            }
+        }
+    }
+
     @Test("Bad options and impossible shapes are rejected with a message naming them")
     func rejectsBadOptions() throws {
         let data = Fixtures.data(rows: 10, columns: 4, seed: 2)
