@@ -131,7 +131,7 @@ extension CPUBackend {
     /// thread took 1.9 ms per step at K = 2000 (22,000 columns).
     static func columnSums<T: CPUScalar>(_ matrix: UnsafeMutablePointer<T>, _ rows: Int, _ columns: Int,
                                          _ out: UnsafeMutablePointer<T>) throws {
-        try forEachChunk(of: columns, minimumChunk: 4096) { range in
+        try forEachChunk(of: columns, minimumChunk: 1024) { range in
             (out + range.lowerBound).update(repeating: 0, count: range.count)
             for n in 0..<rows {
                 let row = matrix + n * columns
