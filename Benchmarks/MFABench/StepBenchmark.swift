@@ -59,7 +59,7 @@ public enum StepBenchmark {
         try wait()
         var stepRounds = [Double](), gemmRounds = [Double]()
         for _ in 0..<rounds {
-            stepRounds.append(try timePerCall(budget: 0.6, step, finish: wait))
+            stepRounds.append(try timePerCall(budget: 0.6, minimum: 1, step, finish: wait))
             if let gemmReference {
                 gemmRounds.append(gemmReference(0.4))
                 Thread.sleep(forTimeInterval: 0.3)  // OpenBLAS's threads spin a while after a call: not into the next round

@@ -169,3 +169,29 @@ extension CommandTests {
         #expect(abs(weights.reduce(0, +) - 1) < 1e-5, "weights \(weights)")
     }
 }
+
+extension CommandTests {
+    @Test("Three rows at 10⁶–10⁸ do not set the units: every trainer still finds the four clusters around them",
+          arguments: ["sgd", "online-em", "em"])
+    func farRowsLeaveTheClusters(algorithm: String) throws {
+        let workspace = Workspace()
+        var random = RandomGenerator(seed: 7)
+        var values = [Double](), labels = [Double]()
+        for n in 0..<800 {
+            for j in 0..<5 { values.append((n % 4 > 0 && j == n % 4 - 1 ? 10 : 0) + random.normal()) }
+            labels.append(Double(n % 4))
+        }
+        try Numpy.write(values, shape: [800, 5], dtype: "<f4", to: workspace["near.npy"])
+        try Numpy.write(labels, shape: [800], dtype: "<i8", to: workspace["labels.npy"])
+        for (j, far) in [(0, 1e6), (1, -1e7), (3, 1e8)] { values += (0..<5).map { $0 == j ? far : 0 } }
+        try Numpy.write(values, shape: [803, 5], dtype: "<f4", to: workspace["far.npy"])
+        // Before: the mean and scale of all rows, 10⁵ from the clusters: ARI 0 for all three.
+        let trained = try Tool.run(["train", workspace["far.npy"], "-c", "7", "-l", "1", "--algorithm", algorithm, "--seed", "1",
+                                    "-o", workspace["m.safetensors"]])
+        #expect(trained.status == 0 && trained.stderr.contains("3 rows (the farthest: row 802) lie more than 100 times"),
+                "\(trained.stderr)")
+        #expect(try Tool.run(["predict", workspace["m.safetensors"], workspace["near.npy"], "-o", workspace["p.npy"]]).status == 0)
+        let ari = try Tool.run(["ari", workspace["labels.npy"], workspace["p.npy"]])
+        #expect(Double(ari.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 0.95, "\(ari.stdout)")
+    }
+}

@@ -34,6 +34,21 @@ import Testing
         #expect(note?.hasPrefix("2 columns (the worst: column 1,") == true, "\(note ?? "nil")")
     }
 
+    @Test("Training's moments are every row's without gross outliers (bit for bit), and the bulk's with them")
+    func trainingMomentsLeaveOutFarRows() throws {
+        let data = Fixtures.data(rows: 400, columns: 3, seed: 6)
+        let (plain, none, _) = try Standardisation.trainingMoments(data)
+        let all = try data.columnMoments()
+        #expect(none == 0 && plain.mean == all.mean && plain.variance == all.variance)
+        var values = data.values
+        values += [1e7, 0, 0, 0, -1e6, 0]
+        let far = try Matrix(rows: 402, columns: 3, values: values)
+        let (bulk, outliers, farthest) = try Standardisation.trainingMoments(far)
+        #expect(outliers == 2 && farthest == 400)
+        #expect(close(bulk.mean, all.mean, atol: 1e-9, rtol: 1e-9) && close(bulk.variance, all.variance, atol: 1e-9, rtol: 1e-9))
+        #expect(try far.columnMoments().variance[0] > 1e10)
+    }
+
     @Test("The check passes float32 on ordinary data and fails it on far, tight clusters")
     func checkSeesTheRange() throws {
         let ordinary = Fixtures.model(try MixtureShape(components: 3, dimension: 6, latent: 2), seed: 4)

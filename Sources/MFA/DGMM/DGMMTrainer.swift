@@ -50,8 +50,9 @@ public struct DGMMTrainer<B: Backend> {
             throw MFAError.shapeMismatch("the starting model is \(from.shape), training asks for \(shape)")
         }
         if from != nil, options.restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: restarts must be 1") }
-        let moments = try data.columnMoments()
+        let (moments, outliers, farthest) = try Standardisation.trainingMoments(data)
         try Standardisation.requireModelFits(variance: moments.variance)
+        if let note = Standardisation.outlierNote(outliers, farthest: farthest) { control.note(note) }
         if let note = Standardisation.storageNote(moments) { control.note(note) }
         let scale = Standardisation.scale(variance: moments.variance)
         let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: min(options.batchSize, data.rows),

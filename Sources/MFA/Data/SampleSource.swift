@@ -41,29 +41,23 @@ extension SampleSource {
     /// Per-column mean and (population) variance in float64, in one streaming pass, on the values
     /// shifted by the first row (so that a column far from zero keeps its variance's digits).
     public func columnMoments() throws -> ColumnMoments {
-        var mean = [Double](repeating: 0, count: columns), square = mean
-        var row = [Double](repeating: 0, count: columns), shift = row
-        if rows > 0 { try shift.withUnsafeMutableBufferPointer { try copyRow(0, intoDoubles: $0.baseAddress!) } }
-        let chunk = blockRows ?? rows
-        for start in stride(from: 0, to: rows, by: max(chunk, 1)) {
-            let end = min(start + max(chunk, 1), rows)
+        var sums = MomentSums(columns: columns)
+        try streamRows { _, row in sums.add(row) }
+        return sums.moments
+    }
+
+    /// Every row once, in order and as float64, block by block, each block released after its rows.
+    public func streamRows(_ body: (Int, UnsafeBufferPointer<Double>) throws -> Void) throws {
+        var row = [Double](repeating: 0, count: columns)
+        let chunk = max(blockRows ?? rows, 1)
+        for start in stride(from: 0, to: rows, by: chunk) {
+            let end = min(start + chunk, rows)
             for index in start..<end {
                 try row.withUnsafeMutableBufferPointer { try copyRow(index, intoDoubles: $0.baseAddress!) }
-                for c in 0..<columns {
-                    let x = row[c] - shift[c]
-                    mean[c] += x
-                    square[c] += x * x
-                }
+                try row.withUnsafeBufferPointer { try body(index, $0) }
             }
             release(start..<end)
         }
-        let n = Double(max(rows, 1))
-        for c in 0..<columns {
-            mean[c] /= n
-            square[c] = max(square[c] / n - mean[c] * mean[c], 0)
-            mean[c] += shift[c]
-        }
-        return (mean, square)
     }
 
     /// A visiting order for one epoch: every row once. Sources with blocks get the blocks in random
@@ -92,5 +86,41 @@ extension SampleSource {
 extension Matrix: SampleSource {
     public func copyRow(_ index: Int, into target: UnsafeMutablePointer<Float>) throws {
         values.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + index * columns, count: columns) }
+    }
+}
+
+/// Running sums for column moments, on the values less a shift (the first row added, unless
+/// given), so that a column far from zero keeps its variance's digits.
+public struct MomentSums {
+    var shift: [Double]?
+    var sum: [Double], square: [Double]
+    public private(set) var count = 0
+
+    public init(columns: Int, shift: [Double]? = nil) {
+        self.shift = shift
+        sum = [Double](repeating: 0, count: columns)
+        square = sum
+    }
+
+    public mutating func add(_ row: UnsafeBufferPointer<Double>) {
+        if shift == nil { shift = Array(row) }
+        for c in 0..<row.count {
+            let x = row[c] - shift![c]
+            sum[c] += x
+            square[c] += x * x
+        }
+        count += 1
+    }
+
+    /// Mean and population variance of the rows added.
+    public var moments: ColumnMoments {
+        let n = Double(max(count, 1))
+        var (mean, variance) = (sum, square)
+        for c in 0..<sum.count {
+            mean[c] /= n
+            variance[c] = max(variance[c] / n - mean[c] * mean[c], 0)
+            mean[c] += shift?[c] ?? 0
+        }
+        return (mean, variance)
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// Starting points for training (docs/DESIGN.md §7): means at random samples or k-means++
 /// centres, e = 1/(variance + σ²_min) from the data, Γ small and random (M ≈ 0.99 I), equal weights.
 public enum Initialiser {
-    /// `moments` are `data.columnMoments()`, when the caller has them already (one pass fewer).
+    /// `moments` are `Standardisation.trainingMoments(data).moments`, when the caller has them already (one pass fewer).
     public static func initialise<B: Backend, S: SampleSource>(_ data: S, shape: MixtureShape, options: TrainingOptions,
                                               backend: B, moments: ColumnMoments? = nil,
                                               random: inout RandomGenerator) throws -> StartingModel {
@@ -20,7 +20,7 @@ public enum Initialiser {
             return .covariance(try ClusterPCA(sample: sample, centredSample: centred, centres: centres, latent: l, minVariance: options.minVariance,
                                               noise: options.noise).model(random: &random))
         }
-        let variance = try (moments ?? data.columnMoments()).variance
+        let variance = try (moments ?? Standardisation.trainingMoments(data).moments).variance
         var e = variance.map { 1 / ($0 + options.minVariance) }
         if options.noise == .isotropic {  // one precision per component: the mean
             e = [Double](repeating: e.reduce(0, +) / Double(e.count), count: e.count)

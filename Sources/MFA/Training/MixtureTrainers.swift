@@ -117,8 +117,9 @@ struct MixtureRun<B: Backend> {
     ) throws -> TrainingOutcome<T.Result> {
         try options.validate()
         if from != nil, options.restarts != 1 { throw MFAError.invalidArgument("a warm start is one run: restarts must be 1") }
-        // One pass for the data's moments, shared by every restart's start and strategy.
-        let moments = try data.columnMoments()
+        // Two passes for the data's moments (less gross outliers), shared by every restart's start and strategy.
+        let (moments, outliers, farthest) = try Standardisation.trainingMoments(data)
+        if let note = Standardisation.outlierNote(outliers, farthest: farthest) { control.note(note) }
         if let note = Standardisation.storageNote(moments) { control.note(note) }
         var settings = options.settings
         settings["components"] = String(components)

@@ -22,10 +22,10 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     let data: any SampleSource
 
     /// Standardises by `data`'s moments (see `MixtureEngine`) and loads `start`, projected.
-    /// `moments` are `data.columnMoments()`, when the caller has them already (one pass fewer).
+    /// `moments` are `Standardisation.trainingMoments(data).moments`, when the caller has them already (one pass fewer).
     public init<S: SampleSource>(backend: B, start: PrecisionParameters, data: S, options: TrainingOptions, totalSteps: Int,
                                  moments: ColumnMoments? = nil) throws {
-        let moments = try moments ?? data.columnMoments()
+        let moments = try moments ?? Standardisation.trainingMoments(data).moments
         try Standardisation.requireModelFits(variance: moments.variance)
         let scale = Standardisation.scale(variance: moments.variance)
         engine = try MixtureEngine(backend: backend, shape: start.shape, capacity: min(options.batchSize, data.rows),
