@@ -1,5 +1,7 @@
 import CBLAS
+#if arch(x86_64)
 import CMathVector
+#endif
 import Foundation
 
 /// The CPU backend's arithmetic: float32 (the default, like every other backend) or float64
@@ -29,7 +31,12 @@ extension Float: CPUScalar {
     static func exponentials(_ x: UnsafePointer<Float>, factor: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
         @inline(__always) func lanes(_ v: SIMD4<Float>) -> SIMD4<Float> {
             let tiny = v .< -87.3
+            #if arch(x86_64)
             return _ZGVbN4v_expf(v.replacing(with: 0, where: tiny)).replacing(with: 0, where: tiny)
+            #else
+            return SIMD4(Foundation.exp(v[0]), Foundation.exp(v[1]), Foundation.exp(v[2]), Foundation.exp(v[3]))
+                .replacing(with: 0, where: tiny)
+            #endif
         }
         var j = 0
         while j + 4 <= count {
