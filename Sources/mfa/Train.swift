@@ -137,7 +137,7 @@ func reportDegenerateComponents(_ model: MixtureModel, floor minVariance: Double
     let floor = Float(minVariance)
     let atFloor = model.noiseVariances.filter { $0 <= floor * 1.0001 }.count
     if !dead.isEmpty {
-        printError("note: \(dead.count) of \(k) components have weight < 0.1/K (components \(dead.prefix(10).map(String.init).joined(separator: ", "))\(dead.count > 10 ? ", …" : ""))")
+        printError("note: \(dead.count) of \(k) components \(dead.count == 1 ? "has" : "have") weight < 0.1/K (components \(dead.prefix(10).map(String.init).joined(separator: ", "))\(dead.count > 10 ? ", …" : ""))")
     }
     if atFloor > k * d / 10 {
         printError(String(format: "note: %.0f%% of the noise variances sit at the floor --min-variance %g (near-constant coordinates)", 100 * Double(atFloor) / Double(k * d), minVariance))

@@ -62,6 +62,6 @@ extension Standardisation {
     /// What training says when it leaves rows out of its origin and scale, or nil.
     public static func outlierNote(_ outliers: Int, farthest: Int) -> String? {
         guard outliers > 0 else { return nil }
-        return "\(outliers) row\(outliers == 1 ? "" : "s") (the farthest: row \(farthest)) lie more than \(Int(outlierFactor)) times the typical row's distance from the column medians: the origin and scale that training works in leave \(outliers == 1 ? "it" : "them") out (\(outliers == 1 ? "it is" : "they are") still trained on)"
+        return "\(outliers) row\(outliers == 1 ? "" : "s") (the farthest: row \(farthest)) \(outliers == 1 ? "lies" : "lie") more than \(Int(outlierFactor)) times the typical row's distance from the column medians: the origin and scale that training works in leave \(outliers == 1 ? "it" : "them") out (\(outliers == 1 ? "it is" : "they are") still trained on)"
     }
 }
