@@ -157,7 +157,7 @@ func checkedScores(_ model: MixtureModel, _ samples: some SampleSource, on backe
         return try model.engine(backend: backend).evaluate(samples).logDensity
     }
     do {
-        printError(precisionWarning(check, float64: backend.keepsDoubles) + "; scoring every row in float64 on the host instead")
+        printError(precisionWarning(check, float64: backend.keepsDoubles, instead: "scoring every row in float64 on the host instead"))
         return try PreciseLogDensity(model).logDensities(samples, rows: Array(0..<samples.rows))
     }
 }
@@ -183,9 +183,14 @@ func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on bac
 
 /// What a failed check says (`PrecisionCheck`), for a float32 backend or a float64 one (whose
 /// precision form can still cancel at extreme ranges: the host's covariance form does not).
-func precisionWarning(_ check: PrecisionCheck, float64: Bool) -> String {
+/// `instead`: what a command that does not train does about it (then a note, not a warning
+/// about training).
+func precisionWarning(_ check: PrecisionCheck, float64: Bool, instead: String? = nil) -> String {
     let measured = String(format: "on %d sampled rows its log-likelihoods differ from the exact ones (float64, covariance form, on the host) by up to %.3g nats (mean %.3g)",
                           check.rows, check.maximum, check.mean)
+    if let instead {
+        return "note: \(float64 ? "even in float64 the backend's precision form loses digits" : "float32 is not precise enough") for this model on this data: \(measured); \(instead)"
+    }
     let consequence = "the log-likelihoods printed during training, the choice among restarts and BIC rest on them"
     return float64
         ? "warning: even in float64 the backend's precision form loses digits for this model on this data: \(measured); \(consequence). Scores from `mfa score` and `mfa outliers` are exact (README: data with a wide numerical range)"

@@ -56,7 +56,7 @@ struct Predict: ParsableCommand {
         guard let check = precisionCheck(model, samples, on: backend), !check.passes else {
             return try model.engine(backend: backend).evaluate(samples, keepResponsibilities: true).responsibilities!.map(Double.init)
         }
-        printError(precisionWarning(check, float64: backend.keepsDoubles) + "; computing every row's responsibilities in float64 on the host instead")
+        printError(precisionWarning(check, float64: backend.keepsDoubles, instead: "computing every row's responsibilities in float64 on the host instead"))
         return try PreciseLogDensity(model).responsibilities(samples, rows: Array(0..<samples.rows))
     }
 }
