@@ -101,25 +101,29 @@ public struct PreciseLogDensity: Sendable {
         }
     }
 
-    /// `width` values per row from `body`, rows read as float64 and spread over every core.
+    /// `width` values per row from `body`, rows read as float64 a block of 4,096 at a time (a
+    /// mapped file larger than memory streams through) and each block spread over every core.
     private func perRow(_ data: some SampleSource, rows: [Int], width: Int,
                         _ body: (UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void) throws -> [Double] {
-        let d = shape.dimension
-        var values = [Double](repeating: 0, count: rows.count * d)
-        try values.withUnsafeMutableBufferPointer { target in
-            for (n, index) in rows.enumerated() { try data.copyRow(index, intoDoubles: target.baseAddress! + n * d) }
-        }
+        let d = shape.dimension, block = 4096
+        var values = [Double](repeating: 0, count: min(rows.count, block) * d)
         var out = [Double](repeating: 0, count: rows.count * width)
-        let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count))
-        withoutActuallyEscaping(body) { body in
+        try withoutActuallyEscaping(body) { body in
             let work = UnsafeSendable(body)
-            out.withUnsafeMutableBufferPointer { target in
-                let result = UnsafeSendable(target)
-                values.withUnsafeBufferPointer { values in
-                    let source = UnsafeSendable(values)
-                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                        for n in (rows.count * chunk / chunks)..<(rows.count * (chunk + 1) / chunks) {
-                            work.value(source.value.baseAddress! + n * d, result.value.baseAddress! + n * width)
+            for start in stride(from: 0, to: rows.count, by: block) {
+                let count = min(block, rows.count - start)
+                try values.withUnsafeMutableBufferPointer { target in
+                    for n in 0..<count { try data.copyRow(rows[start + n], intoDoubles: target.baseAddress! + n * d) }
+                }
+                let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count))
+                out.withUnsafeMutableBufferPointer { target in
+                    let result = UnsafeSendable(target.baseAddress! + start * width)
+                    values.withUnsafeBufferPointer { values in
+                        let source = UnsafeSendable(values)
+                        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                            for n in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
+                                work.value(source.value.baseAddress! + n * d, result.value + n * width)
+                            }
                         }
                     }
                 }
