@@ -27,6 +27,16 @@ import Testing
         }
     }
 
+    @Test("Float64 log-densities of more rows than one block (4,096), in an order of their own, are each row's own")
+    func preciseAcrossBlocks() throws {
+        let model = Fixtures.model(try MixtureShape(components: 2, dimension: 3, latent: 1), seed: 3)
+        let data = Fixtures.data(rows: 5000, columns: 3, seed: 4)
+        let precise = try PreciseLogDensity(model), rows = (0..<5000).map { ($0 * 7919) % 5000 }
+        let all = try precise.logDensities(data, rows: rows)
+        let one = try rows.map { try precise.logDensities(data, rows: [$0])[0] }
+        #expect(all == one)
+    }
+
     @Test("Columns 10⁴ standard deviations or more from zero get a note; ordinary ones none")
     func storageNote() {
         #expect(Standardisation.storageNote((mean: [1, -3, 100], variance: [1, 4, 0.5])) == nil)
