@@ -43,3 +43,13 @@ public struct Matrix: Sendable, Equatable {
         }
     }
 }
+
+/// Each column's median over the first `rows` rows of row-major `values` (the upper middle value
+/// for an even count; 0 for no rows): the origin that far rows move little (k-means' distances,
+/// training's outlier test).
+func columnMedians<T: BinaryFloatingPoint>(_ values: [T], rows: Int, columns: Int) -> [T] {
+    (0..<columns).map { j in
+        let column = (0..<rows).map { values[$0 * columns + j] }.sorted()
+        return column.isEmpty ? 0 : column[column.count / 2]
+    }
+}

@@ -33,10 +33,7 @@ extension Standardisation {
         }
         let all = sums.moments
         guard n > 2, d > 0 else { return (all, 0, 0) }
-        let medians = (0..<d).map { j -> Double in
-            let column = (0..<m).map { sampled[$0 * d + j] }.sorted()
-            return column[m / 2]
-        }
+        let medians = columnMedians(sampled, rows: m, columns: d)
         func squaredDistance(_ row: UnsafePointer<Double>) -> Double {
             var sum = 0.0
             for j in 0..<d { sum += (row[j] - medians[j]) * (row[j] - medians[j]) }

@@ -111,11 +111,7 @@ extension Initialiser {
     /// from the bulk and leave every bulk row's norm large), and each centred row's squared norm.
     static func centred(_ sample: Matrix) -> CentredRows {
         let (n, d) = (sample.rows, sample.columns)
-        let bulk = min(n, 1001)
-        let origin = (0..<d).map { j -> Float in
-            let column = (0..<bulk).map { sample.values[$0 * d + j] }.sorted()
-            return column.isEmpty ? 0 : column[column.count / 2]
-        }
+        let origin = columnMedians(sample.values, rows: min(n, 1001), columns: d)
         var values = sample.values
         var norms = [Double](repeating: 0, count: n)
         values.withUnsafeMutableBufferPointer { x in
