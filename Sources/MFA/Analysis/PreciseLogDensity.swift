@@ -79,7 +79,7 @@ public struct PreciseLogDensity: Sendable {
         return Self.logSumExp(terms)
     }
 
-    static func logSumExp(_ terms: [Double]) -> Double {
+    static func logSumExp(_ terms: some Collection<Double>) -> Double {
         let top = terms.max() ?? 0
         return top + Foundation.log(terms.reduce(0) { $0 + Foundation.exp($1 - top) })
     }
@@ -95,9 +95,8 @@ public struct PreciseLogDensity: Sendable {
         let k = shape.components
         return try perRow(data, rows: rows, width: k) { x, out in
             componentTerms(x, into: out)
-            let terms = Array(UnsafeBufferPointer(start: out, count: k))
-            let total = Self.logSumExp(terms)
-            for c in 0..<k { out[c] = Foundation.exp(terms[c] - total) }
+            let total = Self.logSumExp(UnsafeBufferPointer(start: out, count: k))
+            for c in 0..<k { out[c] = Foundation.exp(out[c] - total) }
         }
     }
 

@@ -47,7 +47,7 @@ extension SampleSource {
     }
 
     /// Every row once, in order and as float64, block by block, each block released after its rows.
-    public func streamRows(_ body: (Int, UnsafeBufferPointer<Double>) throws -> Void) throws {
+    func streamRows(_ body: (Int, UnsafeBufferPointer<Double>) throws -> Void) throws {
         var row = [Double](repeating: 0, count: columns)
         let chunk = max(blockRows ?? rows, 1)
         for start in stride(from: 0, to: rows, by: chunk) {
@@ -91,18 +91,18 @@ extension Matrix: SampleSource {
 
 /// Running sums for column moments, on the values less a shift (the first row added, unless
 /// given), so that a column far from zero keeps its variance's digits.
-public struct MomentSums {
+struct MomentSums {
     var shift: [Double]?
     var sum: [Double], square: [Double]
-    public private(set) var count = 0
+    private(set) var count = 0
 
-    public init(columns: Int, shift: [Double]? = nil) {
+    init(columns: Int, shift: [Double]? = nil) {
         self.shift = shift
         sum = [Double](repeating: 0, count: columns)
         square = sum
     }
 
-    public mutating func add(_ row: UnsafeBufferPointer<Double>) {
+    mutating func add(_ row: UnsafeBufferPointer<Double>) {
         if shift == nil { shift = Array(row) }
         for c in 0..<row.count {
             let x = row[c] - shift![c]
@@ -113,7 +113,7 @@ public struct MomentSums {
     }
 
     /// Mean and population variance of the rows added.
-    public var moments: ColumnMoments {
+    var moments: ColumnMoments {
         let n = Double(max(count, 1))
         var (mean, variance) = (sum, square)
         for c in 0..<sum.count {
