@@ -61,8 +61,13 @@ extension CPUBackend {
         // Ĝ = Γ_kᵀ E^{-1/2} (l×d), M = I − Ĝ Ĝᵀ in float64.
         s.root.withUnsafeMutableBufferPointer { root in
             T.exponentials(logPrecision, factor: -0.5, into: root.baseAddress!, count: d)
+            // Row by row through pointers: indexing i·d + j checks for overflow and keeps the loop scalar.
+            let root = UnsafePointer(root.baseAddress!)
             s.scaled.withUnsafeMutableBufferPointer { scaled in
-                for i in 0..<l { for j in 0..<d { scaled[i * d + j] = Double(gamma[i * d + j] * root[j]) } }
+                for i in 0..<l {
+                    let (row, out) = (UnsafePointer(gamma + i * d), scaled.baseAddress! + i * d)
+                    for j in 0..<d { out[j] = Double(row[j] * root[j]) }
+                }
             }
         }
         for a in 0..<l { for b in 0..<l { s.inner[a * l + b] = a == b ? 1 : 0 } }
