@@ -22,6 +22,15 @@ public enum CheckpointFile {
         if let columns = checkpoint.fingerprint.columns { metadata["data.columns"] = String(columns) }
         if let hash = checkpoint.fingerprint.hash { metadata["data.hash"] = String(hash) }
         if let previous = checkpoint.previousLogLikelihood { metadata["previous_log_likelihood"] = String(previous.bitPattern) }
+        if let probe = checkpoint.probeLogLikelihood { metadata["probe_log_likelihood"] = String(probe.bitPattern) }
+        if checkpoint.undos > 0 { metadata["undos"] = String(checkpoint.undos) }
+        if checkpoint.epochUndone > 0 { metadata["epoch_undone"] = String(checkpoint.epochUndone) }
+        if let start = checkpoint.epochStart {
+            metadata["epoch_start"] = "true"
+            for (name, value) in start.integers { metadata["epoch_start.state.\(name)"] = String(value) }
+            for (name, values) in start.floats { floats["epoch_start.\(name)"] = values }
+            for (name, values) in start.doubles { doubles["epoch_start.\(name)"] = values }
+        }
         for (name, value) in checkpoint.identity.settings { metadata["setting.\(name)"] = value }
         for (name, value) in checkpoint.state.integers { metadata["state.\(name)"] = String(value) }
         if let best = checkpoint.best {
@@ -54,17 +63,22 @@ public enum CheckpointFile {
 
     static func decode(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
         let fields = MetadataFields(metadata: file.metadata, path: path)
-        var state = StrategyState(), best = StrategyState()
+        var state = StrategyState(), best = StrategyState(), epochStart = StrategyState()
         for (name, tensor) in file.float32 {
-            if name.hasPrefix("best.") { best.floats[String(name.dropFirst(5))] = tensor.values } else { state.floats[name] = tensor.values }
+            if name.hasPrefix("best.") { best.floats[String(name.dropFirst(5))] = tensor.values }
+            else if name.hasPrefix("epoch_start.") { epochStart.floats[String(name.dropFirst(12))] = tensor.values }
+            else { state.floats[name] = tensor.values }
         }
         for (name, tensor) in file.float64 {
-            if name.hasPrefix("best.") { best.doubles[String(name.dropFirst(5))] = tensor.values } else { state.doubles[name] = tensor.values }
+            if name.hasPrefix("best.") { best.doubles[String(name.dropFirst(5))] = tensor.values }
+            else if name.hasPrefix("epoch_start.") { epochStart.doubles[String(name.dropFirst(12))] = tensor.values }
+            else { state.doubles[name] = tensor.values }
         }
         var settings = [String: String]()
         for (key, value) in file.metadata {
             if key.hasPrefix("setting.") { settings[String(key.dropFirst(8))] = value }
             if key.hasPrefix("state.") { state.integers[String(key.dropFirst(6))] = try fields.integer(key) }
+            if key.hasPrefix("epoch_start.state.") { epochStart.integers[String(key.dropFirst(18))] = try fields.integer(key) }
         }
         let finished = try file.metadata["best.restart"].map { _ in
             FinishedRestart(restart: try fields.integer("best.restart"), logLikelihood: try fields.double("best.log_likelihood"),
@@ -82,7 +96,11 @@ public enum CheckpointFile {
             state: state, best: finished,
             // Absent in checkpoints written before roll-back counts were kept.
             rollbacks: try file.metadata["rollbacks"].map { _ in try fields.integer("rollbacks") } ?? 0,
-            epochRollbacks: try file.metadata["epoch_rollbacks"].map { _ in try fields.integer("epoch_rollbacks") } ?? 0)
+            epochRollbacks: try file.metadata["epoch_rollbacks"].map { _ in try fields.integer("epoch_rollbacks") } ?? 0,
+            undos: try file.metadata["undos"].map { _ in try fields.integer("undos") } ?? 0,
+            epochUndone: try file.metadata["epoch_undone"].map { _ in try fields.integer("epoch_undone") } ?? 0,
+            probeLogLikelihood: try file.metadata["probe_log_likelihood"].map { _ in try fields.double("probe_log_likelihood") },
+            epochStart: file.metadata["epoch_start"] == "true" ? epochStart : nil)
     }
 
     /// An SGD checkpoint of the previous release: the same SGD state, with only the data's row count,

@@ -27,6 +27,29 @@ import Testing
         #expect(trainedScore < trueScore + 0.05, "trained \(trainedScore) vs true \(trueScore)")
     }
 
+    /// Adam's normalised steps move every coordinate by about the rate, so at an optimum they walk
+    /// away from it (README, "SGD at EM's optimum"); an epoch that lowers the probe rows'
+    /// likelihood is undone and run again at half the rate.
+    @Test("SGD started at EM's optimum with a large rate does not leave it: worse epochs are undone")
+    func sgdHoldsAnOptimum() throws {
+        let shape = try MixtureShape(components: 3, dimension: 10, latent: 2)
+        let truth = Fixtures.model(shape, seed: 3, loadingScale: 1.0)
+        var random = RandomGenerator(seed: 7)
+        let data = truth.sample(count: 3000, random: &random).samples
+        var options = TrainingOptions()
+        options.initialisation = .kmeansPlusPlus
+        let em = try EMTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2).model
+        let start = try em.engine(backend: CPUBackend()).meanLogLikelihood(data)
+        options.learningRate = 0.3
+        options.epochs = 4
+        options.batchSize = 64
+        var undone = 0
+        let outcome = try SGDTrainer(backend: CPUBackend(), options: options)
+            .run(data, components: 3, latent: 2, from: em) { undone += $0.undone }
+        #expect(undone > 0)
+        #expect(outcome.best.logLikelihood > start - 0.01, "EM \(start), SGD from it \(outcome.best.logLikelihood)")
+    }
+
     @Test("The same seed gives the same model; another seed another")
     func trainingIsDeterministic() throws {
         let data = Fixtures.data(rows: 500, columns: 6, seed: 1)

@@ -12,6 +12,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     public var learningRateFactor: Float = 1
     public var shufflesRows: Bool { true }
     public var backsOff: Bool { true }
+    public var undoesWorseEpochs: Bool { true }
     public let projection: ProjectionOptions
     let firstMoment: B.Buffer
     let secondMoment: B.Buffer?

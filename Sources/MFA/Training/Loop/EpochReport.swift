@@ -22,6 +22,8 @@ public struct EpochReport: Sendable {
     public var reseeded = 0
     /// Times this epoch was rolled back after a non-finite loss, and the learning-rate factor now.
     public var rollbacks = 0
+    /// Times this epoch was undone for lowering the probe rows' likelihood (SGD).
+    public var undone = 0
     public var learningRateFactor: Float = 1
 }
 

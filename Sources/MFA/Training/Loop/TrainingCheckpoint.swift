@@ -21,10 +21,23 @@ public struct TrainingCheckpoint: Sendable, Equatable {
     /// Roll-backs so far in the restart (its limit counts them) and in the epoch (its progress line).
     public var rollbacks: Int
     public var epochRollbacks: Int
+    /// Epochs undone so far in the restart, and the probe rows' log-likelihood after the last
+    /// epoch kept (SGD: `TrainingStrategy.undoesWorseEpochs`), so a resumed run judges as the
+    /// uninterrupted one.
+    public var undos: Int
+    public var probeLogLikelihood: Double?
+    /// The epoch's undone runs so far, and the state it began with, which an undo returns to.
+    public var epochUndone: Int
+    public var epochStart: StrategyState?
 
     public init(identity: RunIdentity, fingerprint: DataFingerprint, restart: Int, epoch: Int, batch: Int,
                 loopRandomState: [UInt64], logLikelihoodSum: Double, clipped: Int, previousLogLikelihood: Double?,
-                state: StrategyState, best: FinishedRestart?, rollbacks: Int = 0, epochRollbacks: Int = 0) {
+                state: StrategyState, best: FinishedRestart?, rollbacks: Int = 0, epochRollbacks: Int = 0,
+                undos: Int = 0, epochUndone: Int = 0, probeLogLikelihood: Double? = nil, epochStart: StrategyState? = nil) {
+        self.undos = undos
+        self.epochUndone = epochUndone
+        self.epochStart = epochStart
+        self.probeLogLikelihood = probeLogLikelihood
         self.rollbacks = rollbacks
         self.epochRollbacks = epochRollbacks
         self.identity = identity

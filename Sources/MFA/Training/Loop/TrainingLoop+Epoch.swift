@@ -8,11 +8,34 @@ extension TrainingLoop {
         context: RestartContext, run: inout RunState
     ) throws -> EpochPosition {
         if !start.resumed { try strategy.beginEpoch(start.epoch) }
-        let good = GoodState(state: try strategy.save(), position: start, factor: strategy.learningRateFactor)
+        var good = GoodState(state: try strategy.save(), position: start, factor: strategy.learningRateFactor)
+        // The epoch's start, which an undone epoch returns to (a checkpoint holds it, so that a
+        // resumed run undoes as the uninterrupted one does).
+        let origin = run.probe == nil ? nil : start.resumed ? run.epochStart : good.state
+        run.epochStart = origin
+        var undoneRows = 0
         while true {
             do {
-                return try runBatches(strategy, data, order: order, from: good.position, previous: previous,
-                                      context: context, run: run, good: good)
+                var end = try runBatches(strategy, data, order: order, from: good.position, previous: previous,
+                                         context: context, run: run, good: good)
+                if let probe = run.probe, let origin {
+                    // An epoch that lowered the probe rows' likelihood by more than the tolerance is
+                    // undone and run again from its start at half the rate.
+                    let score = try meanLogLikelihood(strategy, probe.rows)
+                    if score < probe.baseline - (tolerance ?? TrainingOptions.defaultEMTolerance), run.restartUndos < Self.maximumUndos {
+                        run.restartUndos += 1
+                        undoneRows += end.trainedRows
+                        try strategy.restore(origin)
+                        var position = EpochPosition(epoch: start.epoch)
+                        (position.undone, position.rollbacks) = (end.undone + 1, end.rollbacks)
+                        strategy.learningRateFactor /= Float(1 << position.undone)
+                        good = GoodState(state: try strategy.save(), position: position, factor: strategy.learningRateFactor)
+                        continue
+                    }
+                    probe.baseline = score
+                }
+                end.trainedRows += undoneRows  // the pace counts the work undone
+                return end
             } catch let fault as NumericalFault {
                 good.position.rollbacks += 1
                 good.faults += 1
@@ -78,7 +101,8 @@ extension TrainingLoop {
                     batch: position.batch, loopRandomState: context.loopRandomState,
                     logLikelihoodSum: position.logLikelihoodSum, clipped: position.clipped,
                     previousLogLikelihood: previous, state: state, best: run.best,
-                    rollbacks: run.restartRollbacks, epochRollbacks: position.rollbacks))
+                    rollbacks: run.restartRollbacks, epochRollbacks: position.rollbacks, undos: run.restartUndos,
+                    epochUndone: position.undone, probeLogLikelihood: run.probe?.baseline, epochStart: run.epochStart))
                 good.move(to: local, position: position, factor: strategy.learningRateFactor)
             }
             if stopping {

@@ -17,6 +17,11 @@ public struct TrainingLoop {
     public var reducer: any Reducer { control.reducer }
     /// Roll-backs after non-finite losses, per restart, before it is given up.
     public static var maximumRollbacks: Int { 5 }
+    /// Epochs undone for lowering the probe rows' likelihood, per restart (each halves the rate).
+    public static var maximumUndos: Int { 20 }
+    /// The probe: this many training rows, evenly spaced, scored after every epoch of a strategy
+    /// that `undoesWorseEpochs` (paired, the same rows each time, so that a small change shows).
+    public static var probeRows: Int { 4096 }
 
     public init(epochs: Int, tolerance: Double?, restarts: Int, seed: UInt64, batchSize: Int,
                 control: TrainingControl = TrainingControl()) {
@@ -104,11 +109,20 @@ public struct TrainingLoop {
             random = try RandomGenerator(state: resume.loopRandomState)
             for _ in 1..<resume.epoch { order.next(data, random: &random) }
             position = EpochPosition(epoch: resume.epoch, batch: resume.batch, logLikelihoodSum: resume.logLikelihoodSum,
-                                     clipped: resume.clipped, resumed: true, rollbacks: resume.epochRollbacks)
+                                     clipped: resume.clipped, resumed: true, rollbacks: resume.epochRollbacks,
+                                     undone: resume.epochUndone)
             run.restartRollbacks = resume.rollbacks
             previous = resume.previousLogLikelihood
         }
         let context = RestartContext(restart: restart, loopRandomState: resume?.loopRandomState ?? random.state)
+        run.restartUndos = resume?.undos ?? 0
+        run.epochStart = resume?.epochStart
+        run.probe = nil
+        if strategy.undoesWorseEpochs {
+            let step = max(1, data.rows / Self.probeRows)
+            let rows = try data.gathering(rows: Array(stride(from: 0, to: data.rows, by: step).prefix(Self.probeRows)))
+            run.probe = Probe(rows: rows, baseline: try resume?.probeLogLikelihood ?? meanLogLikelihood(strategy, rows))
+        }
         if resume == nil, let validation {
             // Epoch 0, the start, when there is validation data to score it on: a time-to-quality
             // curve begins where training does.
@@ -126,6 +140,7 @@ public struct TrainingLoop {
                                     previous: previous, context: context, run: &run)
             let trainSeconds = seconds(ContinuousClock.now - began)
             let reseeded = try strategy.endEpoch(epoch, reducer: reducer)
+            if reseeded > 0, let probe = run.probe { probe.baseline = try meanLogLikelihood(strategy, probe.rows) }
             let logLikelihood = sums.logLikelihoodSum / Double(data.rows)
             run.pace.epochFinished()
             let left = (epochs - epoch) + (restarts - restart - 1) * epochs
@@ -135,7 +150,7 @@ public struct TrainingLoop {
                 samplesPerSecond: Double(sums.trainedRows) / max(trainSeconds, 1e-9), elapsedSeconds: run.pace.elapsed,
                 remainingSeconds: run.pace.remaining(epochsLeft: left),
                 clippedFraction: Double(sums.clipped) / Double(max(order.batches(of: batchSize) * strategy.engine.shape.components * strategy.engine.shape.latent, 1)),
-                reseeded: reseeded, rollbacks: sums.rollbacks, learningRateFactor: strategy.learningRateFactor))
+                reseeded: reseeded, rollbacks: sums.rollbacks, undone: sums.undone, learningRateFactor: strategy.learningRateFactor))
             if let tolerance, let previous, abs(logLikelihood - previous) < tolerance {
                 converged = true
                 break
@@ -205,6 +220,11 @@ struct RunState {
     var pace = TrainingPace()
     /// Roll-backs so far in the restart in progress.
     var restartRollbacks = 0
+    /// Epochs undone so far in the restart in progress, and its probe.
+    var restartUndos = 0
+    var probe: Probe?
+    /// The state the epoch in progress began with (kept while there is a probe).
+    var epochStart: StrategyState?
 
     init(identity: RunIdentity, fingerprint: DataFingerprint, best: FinishedRestart?) {
         self.identity = identity
@@ -228,4 +248,13 @@ struct EpochPosition {
     var resumed = false
     var trainedRows = 0
     var rollbacks = 0
+    var undone = 0
+}
+
+/// The rows SGD's epochs are judged on, and their mean log-likelihood in the last model kept.
+final class Probe {
+    let rows: Matrix
+    var baseline: Double
+
+    init(rows: Matrix, baseline: Double) { (self.rows, self.baseline) = (rows, baseline) }
 }

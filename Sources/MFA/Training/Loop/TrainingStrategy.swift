@@ -19,6 +19,9 @@ public protocol TrainingStrategy: AnyObject {
     /// Whether repeating an epoch after halving `learningRateFactor` can end differently (false
     /// for EM, whose pass is deterministic and rate-free: a fault there is final).
     var backsOff: Bool { get }
+    /// Whether an epoch that lowers the likelihood of the loop's probe rows is undone and run
+    /// again at half the rate (SGD: its normalised steps can walk away from an optimum).
+    var undoesWorseEpochs: Bool { get }
 
     /// Called before an epoch's first batch (EM: puts the current model into the engine), with
     /// the epoch's number (1-based).
@@ -58,6 +61,7 @@ public protocol TrainingStrategy: AnyObject {
 }
 
 extension TrainingStrategy {
+    public var undoesWorseEpochs: Bool { false }
     public var partialSums: [String] { [] }
     public func settle() throws -> (logLikelihood: Double, clipped: Double) { (0, 0) }
 }
