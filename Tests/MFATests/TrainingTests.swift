@@ -27,27 +27,56 @@ import Testing
         #expect(trainedScore < trueScore + 0.05, "trained \(trainedScore) vs true \(trueScore)")
     }
 
-    /// Adam's normalised steps move every coordinate by about the rate, so at an optimum they walk
-    /// away from it (README, "SGD at EM's optimum"); an epoch that lowers the probe rows'
-    /// likelihood is undone and run again at half the rate.
-    @Test("SGD started at EM's optimum with a large rate does not leave it: worse epochs are undone")
-    func sgdHoldsAnOptimum() throws {
+    /// Data from a known MFA and EM's fit to it: an optimum for SGD to start from.
+    func optimum() throws -> (data: Matrix, model: MixtureModel) {
         let shape = try MixtureShape(components: 3, dimension: 10, latent: 2)
         let truth = Fixtures.model(shape, seed: 3, loadingScale: 1.0)
         var random = RandomGenerator(seed: 7)
         let data = truth.sample(count: 3000, random: &random).samples
         var options = TrainingOptions()
         options.initialisation = .kmeansPlusPlus
-        let em = try EMTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2).model
-        let start = try em.engine(backend: CPUBackend()).meanLogLikelihood(data)
+        return (data, try EMTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2).model)
+    }
+
+    /// SGD at a large rate, from `optimum()`'s model.
+    var largeRate: TrainingOptions {
+        var options = TrainingOptions()
         options.learningRate = 0.3
         options.epochs = 4
         options.batchSize = 64
+        return options
+    }
+
+    /// Adam's normalised steps move every coordinate by about the rate, so at an optimum they walk
+    /// away from it (README, "SGD at EM's optimum"); an epoch that lowers the probe rows'
+    /// likelihood is undone and run again at half the rate.
+    @Test("SGD started at EM's optimum with a large rate does not leave it: worse epochs are undone")
+    func sgdHoldsAnOptimum() throws {
+        let (data, em) = try optimum()
+        let start = try em.engine(backend: CPUBackend()).meanLogLikelihood(data)
         var undone = 0
-        let outcome = try SGDTrainer(backend: CPUBackend(), options: options)
+        let outcome = try SGDTrainer(backend: CPUBackend(), options: largeRate)
             .run(data, components: 3, latent: 2, from: em) { undone += $0.undone }
         #expect(undone > 0)
         #expect(outcome.best.logLikelihood > start - 0.01, "EM \(start), SGD from it \(outcome.best.logLikelihood)")
+    }
+
+    /// An undo returns to the epoch's start, which every checkpoint holds: checkpoints change
+    /// nothing, and a run resumed from any of them, inside an undone epoch or not, ends the same.
+    @Test("Checkpoints leave SGD's undone epochs as they are; a resume from any checkpoint ends bit-identical")
+    func undoneEpochsResumeExactly() throws {
+        let (data, em) = try optimum()
+        let trainer = SGDTrainer(backend: CPUBackend(), options: largeRate)
+        let whole = try trainer.train(data, components: 3, latent: 2, from: em)
+        var checkpoints = [TrainingCheckpoint]()
+        let checkpointed = try trainer.train(data, components: 3, latent: 2, from: em,
+                                             control: TrainingControl(checkpointEvery: 5, save: { checkpoints.append($0) }))
+        #expect(checkpointed == whole)
+        #expect(checkpoints.contains { $0.epochUndone > 0 && $0.batch > 0 })
+        for checkpoint in checkpoints.enumerated().filter({ $0.offset % 4 == 0 || $0.element.epochUndone > 0 }).map(\.element) {
+            let resumed = try trainer.train(data, components: 3, latent: 2, from: em, control: TrainingControl(resume: checkpoint))
+            #expect(resumed == whole, "resumed at epoch \(checkpoint.epoch), batch \(checkpoint.batch)")
+        }
     }
 
     @Test("The same seed gives the same model; another seed another")
