@@ -134,6 +134,14 @@ enum Fixtures {
         return try! MixtureModel(shape: shape, weights: weights, means: means, loadings: loadings, noiseVariances: noise)
     }
 
+    /// `count` rows drawn from `model(shape, seed: modelSeed, loadingScale: 1)` with a generator of
+    /// their own, and that model.
+    static func drawn(_ shape: MixtureShape, modelSeed: UInt64, dataSeed: UInt64, count: Int) -> (truth: MixtureModel, data: Matrix) {
+        let truth = model(shape, seed: modelSeed, loadingScale: 1.0)
+        var random = RandomGenerator(seed: dataSeed)
+        return (truth, truth.sample(count: count, random: &random).samples)
+    }
+
     /// K = 3, l = 2, d = 10, 6,000 rows from `MFASimulation`: column scales in [1, 10⁴], offsets
     /// in [−1000, 1000] (what `mfa simulate mfa --column-scale 1e4 --offset 1000` draws).
     static func wideRange(signalToNoise: Double, seed: UInt64 = 1) throws -> (truth: MixtureModel, data: Matrix) {

@@ -7,9 +7,7 @@ import Testing
     @Test("BIC picks the true (K, l) of data drawn from a known MFA")
     func bicPicksTruth() throws {
         let shape = try MixtureShape(components: 3, dimension: 8, latent: 2)
-        let truth = Fixtures.model(shape, seed: 51, loadingScale: 1.0)
-        var random = RandomGenerator(seed: 52)
-        let data = truth.sample(count: 3000, random: &random).samples
+        let data = Fixtures.drawn(shape, modelSeed: 51, dataSeed: 52, count: 3000).data
         var options = TrainingOptions()
         options.initialisation = .kmeansPlusPlus
         options.batchSize = 1000

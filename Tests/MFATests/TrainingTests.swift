@@ -29,10 +29,7 @@ import Testing
 
     /// Data from a known MFA and EM's fit to it: an optimum for SGD to start from.
     func optimum() throws -> (data: Matrix, model: MixtureModel) {
-        let shape = try MixtureShape(components: 3, dimension: 10, latent: 2)
-        let truth = Fixtures.model(shape, seed: 3, loadingScale: 1.0)
-        var random = RandomGenerator(seed: 7)
-        let data = truth.sample(count: 3000, random: &random).samples
+        let data = Fixtures.drawn(try MixtureShape(components: 3, dimension: 10, latent: 2), modelSeed: 3, dataSeed: 7, count: 3000).data
         var options = TrainingOptions()
         options.initialisation = .kmeansPlusPlus
         return (data, try EMTrainer(backend: CPUBackend(), options: options).train(data, components: 3, latent: 2).model)
