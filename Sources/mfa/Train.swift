@@ -127,7 +127,10 @@ func progressLine(_ report: EpochReport, algorithm: Algorithm, clipping: Bool = 
     if report.rollbacks > 0 {
         line += String(format: "  non-finite loss: rolled back ×%d, learning rate now ×%g", report.rollbacks, report.learningRateFactor)
     }
-    if report.undone > 0 {
+    if report.endsRestart {
+        line += String(format: "  lowered the probe rows' likelihood: undone ×%d, and the %d undos of this restart are spent: it ends with the model this epoch began with",
+                       report.undone, TrainingLoop.maximumUndos)
+    } else if report.undone > 0 {
         line += String(format: "  lowered the probe rows' likelihood: undone ×%d, learning rate now ×%g", report.undone,
                        report.learningRateFactor)
     }

@@ -58,6 +58,23 @@ import Testing
         #expect(outcome.best.logLikelihood > start - 0.01, "EM \(start), SGD from it \(outcome.best.logLikelihood)")
     }
 
+    /// At absurd rates every epoch is undone, or blows up into an impossible likelihood (float32
+    /// round-off at huge precisions), until the restart's undos are spent; it then ends with the
+    /// last model kept.
+    @Test("SGD from an optimum at absurd rates ends no worse than it began (impossible scores undone, the undo budget ends the restart)",
+          arguments: [Float(1e4), 1e9])
+    func absurdRatesEndAtTheLastKeptModel(rate: Float) throws {
+        let (data, em) = try optimum()
+        let start = try em.engine(backend: CPUBackend()).meanLogLikelihood(data)
+        var options = largeRate
+        options.learningRate = rate
+        var reports = [EpochReport]()
+        let outcome = try SGDTrainer(backend: CPUBackend(), options: options).run(data, components: 3, latent: 2, from: em) { reports.append($0) }
+        #expect(reports.last?.endsRestart == true)
+        #expect(reports.reduce(0) { $0 + $1.undone } == TrainingLoop.maximumUndos + 1)
+        #expect(outcome.best.logLikelihood > start - 0.01, "EM \(start), SGD from it \(outcome.best.logLikelihood)")
+    }
+
     /// An undo returns to the epoch's start, which every checkpoint holds: checkpoints change
     /// nothing, and a run resumed from any of them, inside an undone epoch or not, ends the same.
     @Test("Checkpoints leave SGD's undone epochs as they are; a resume from any checkpoint ends bit-identical")

@@ -19,13 +19,21 @@ extension TrainingLoop {
                 var end = try runBatches(strategy, data, order: order, from: good.position, previous: previous,
                                          context: context, run: run, good: good)
                 if let probe = run.probe, let origin {
-                    // An epoch that lowered the probe rows' likelihood by more than the tolerance is
-                    // undone and run again from its start at half the rate.
+                    // An epoch that lowered the probe rows' likelihood by more than the tolerance (or
+                    // gave an impossible one) is undone and run again from its start at half the rate;
+                    // once the restart's undos are spent, it ends at the epoch's start instead.
                     let score = try meanLogLikelihood(strategy, probe.rows)
-                    if score < probe.baseline - (tolerance ?? TrainingOptions.defaultEMTolerance), run.restartUndos < Self.maximumUndos {
-                        run.restartUndos += 1
-                        undoneRows += end.trainedRows
+                    let possible = score.isFinite && score <= strategy.logLikelihoodCeiling
+                    if !possible || score < probe.baseline - (tolerance ?? TrainingOptions.defaultEMTolerance) {
                         try strategy.restore(origin)
+                        undoneRows += end.trainedRows
+                        guard run.restartUndos < Self.maximumUndos else {
+                            end.undone += 1
+                            end.endsRestart = true
+                            end.trainedRows = undoneRows
+                            return end
+                        }
+                        run.restartUndos += 1
                         var position = EpochPosition(epoch: start.epoch)
                         (position.undone, position.rollbacks) = (end.undone + 1, end.rollbacks)
                         strategy.learningRateFactor /= Float(1 << position.undone)

@@ -19,8 +19,9 @@ public struct TrainingLoop {
     public static var maximumRollbacks: Int { 5 }
     /// Epochs undone for lowering the probe rows' likelihood, per restart (each halves the rate).
     public static var maximumUndos: Int { 20 }
-    /// The probe: this many training rows, evenly spaced, scored after every epoch of a strategy
-    /// that `undoesWorseEpochs` (paired, the same rows each time, so that a small change shows).
+    /// The probe: this many training rows (fewer where d > 4,096), evenly spaced, scored after
+    /// every epoch of a strategy that `undoesWorseEpochs` (paired, the same rows each time, so
+    /// that a small change shows).
     public static var probeRows: Int { 4096 }
 
     public init(epochs: Int, tolerance: Double?, restarts: Int, seed: UInt64, batchSize: Int,
@@ -119,8 +120,10 @@ public struct TrainingLoop {
         run.epochStart = resume?.epochStart
         run.probe = nil
         if strategy.undoesWorseEpochs {
-            let step = max(1, data.rows / Self.probeRows)
-            let rows = try data.gathering(rows: Array(stride(from: 0, to: data.rows, by: step).prefix(Self.probeRows)))
+            // Copied once (a paged source is not read out of order every epoch), ≤ 64 MB of them.
+            let count = min(Self.probeRows, max(256, (1 << 24) / max(data.columns, 1)))
+            let step = max(1, data.rows / count)
+            let rows = try data.gathering(rows: Array(stride(from: 0, to: data.rows, by: step).prefix(count)))
             run.probe = Probe(rows: rows, baseline: try resume?.probeLogLikelihood ?? meanLogLikelihood(strategy, rows))
         }
         if resume == nil, let validation {
@@ -150,7 +153,9 @@ public struct TrainingLoop {
                 samplesPerSecond: Double(sums.trainedRows) / max(trainSeconds, 1e-9), elapsedSeconds: run.pace.elapsed,
                 remainingSeconds: run.pace.remaining(epochsLeft: left),
                 clippedFraction: Double(sums.clipped) / Double(max(order.batches(of: batchSize) * strategy.engine.shape.components * strategy.engine.shape.latent, 1)),
-                reseeded: reseeded, rollbacks: sums.rollbacks, undone: sums.undone, learningRateFactor: strategy.learningRateFactor))
+                reseeded: reseeded, rollbacks: sums.rollbacks, undone: sums.undone, endsRestart: sums.endsRestart,
+                learningRateFactor: strategy.learningRateFactor))
+            if sums.endsRestart { break }
             if let tolerance, let previous, abs(logLikelihood - previous) < tolerance {
                 converged = true
                 break
@@ -249,6 +254,8 @@ struct EpochPosition {
     var trainedRows = 0
     var rollbacks = 0
     var undone = 0
+    /// The epoch was undone with the restart's undos spent: the restart ends at the epoch's start.
+    var endsRestart = false
 }
 
 /// The rows SGD's epochs are judged on, and their mean log-likelihood in the last model kept.

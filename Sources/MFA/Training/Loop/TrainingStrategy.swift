@@ -22,6 +22,9 @@ public protocol TrainingStrategy: AnyObject {
     /// Whether an epoch that lowers the likelihood of the loop's probe rows is undone and run
     /// again at half the rate (SGD: its normalised steps can walk away from an optimum).
     var undoesWorseEpochs: Bool { get }
+    /// No model the strategy can hold has a mean log-likelihood per sample above this (data
+    /// units); a probe score above it is round-off gone wrong, and the epoch is undone.
+    var logLikelihoodCeiling: Double { get }
 
     /// Called before an epoch's first batch (EM: puts the current model into the engine), with
     /// the epoch's number (1-based).
@@ -62,6 +65,7 @@ public protocol TrainingStrategy: AnyObject {
 
 extension TrainingStrategy {
     public var undoesWorseEpochs: Bool { false }
+    public var logLikelihoodCeiling: Double { .infinity }
     public var partialSums: [String] { [] }
     public func settle() throws -> (logLikelihood: Double, clipped: Double) { (0, 0) }
 }
