@@ -75,6 +75,21 @@ import Testing
         #expect(outcome.best.logLikelihood > start - 0.01, "EM \(start), SGD from it \(outcome.best.logLikelihood)")
     }
 
+    /// SGD's projection caps a factor's signal-to-noise ratio at 1/τ: a warm start beyond it loses
+    /// likelihood before the first step, which the probe (scored after loading) cannot see, so
+    /// the trainer counts what loading cut (and `train` says so).
+    @Test("SGD counts the start's factors that loading cut to τ: none for EM's fit here, some at signal-to-noise 10⁶")
+    func countsFactorsCutAtStart() throws {
+        let (data, em) = try optimum()
+        func cut(_ start: MixtureModel, _ data: Matrix) throws -> Int {
+            try SGDStrategy(backend: CPUBackend(), start: try start.precisionParameters(), data: data, options: TrainingOptions(),
+                            totalSteps: 1).clippedAtStart
+        }
+        #expect(try cut(em, data) == 0)
+        let (truth, wide) = try Fixtures.wideRange(signalToNoise: 1e6)
+        #expect(try cut(truth, wide) > 0)
+    }
+
     /// An undo returns to the epoch's start, which every checkpoint holds: checkpoints change
     /// nothing, and a run resumed from any of them, inside an undone epoch or not, ends the same.
     @Test("Checkpoints leave SGD's undone epochs as they are; a resume from any checkpoint ends bit-identical")

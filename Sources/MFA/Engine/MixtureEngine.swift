@@ -68,16 +68,20 @@ public final class MixtureEngine<B: Backend> {
 
     /// Writes `model` into θ, makes it canonical (`Backend.project`) and derives the components.
     /// With `.exact` options the model is kept as it is, or rejected if some M_k is not positive definite.
-    public func load(_ model: PrecisionParameters, options: ProjectionOptions = .exact) throws {
+    /// Returns how many of M_k's eigenvalues the projection raised to its floor.
+    @discardableResult
+    public func load(_ model: PrecisionParameters, options: ProjectionOptions = .exact) throws -> Int {
         guard model.shape == shape else {
             throw MFAError.shapeMismatch("model is \(model.shape), engine is \(shape)")
         }
         let theta = pack(model)
         try theta.withUnsafeBufferPointer { try backend.write($0, to: parameters, offset: 0) }
         try refresh(options: options, firstMoment: nil, secondMoment: nil)
-        guard try drainClipped().isFinite else {
+        let clipped = try drainClipped()
+        guard clipped.isFinite else {
             throw MFAError.numerical("the model has a component whose M = I − ΓᵀE⁻¹Γ is not finite or not positive definite")
         }
+        return Int(clipped)
     }
 
     /// Writes a covariance-form model into θ already canonical, in float64 where the backend

@@ -36,8 +36,14 @@ public struct SGDTrainer<B: Backend> {
                     for _ in 0..<options.emIterationsBeforeSGD { try em.iterate() }
                     start = try em.model.precisionParameters()
                 }
-                return try SGDStrategy(backend: backend, start: start, data: data, options: options,
-                                       totalSteps: batches * options.epochs, moments: moments)
+                let strategy = try SGDStrategy(backend: backend, start: start, data: data, options: options,
+                                               totalSteps: batches * options.epochs, moments: moments)
+                // Loading projected M_k onto τ: a warm start with factors beyond it has lost some
+                // likelihood before the first step, which no later check sees.
+                if from != nil, control.resume == nil, strategy.clippedAtStart > 0 {
+                    control.note("the starting model has \(strategy.clippedAtStart) factor(s) whose signal-to-noise ratio exceeds 1/τ = \(Int((1 / options.eigenvalueFloor).rounded())) (M_k's eigenvalue floor τ in SGD's precision form): SGD cuts them to it before its first step, which lowers the model's likelihood; online EM and EM keep them")
+                }
+                return strategy
             }
     }
 }

@@ -19,6 +19,8 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
         -0.5 * Double(engine.shape.dimension) * Foundation.log(2 * Double.pi * options.minVariance) + 1
     }
     public let projection: ProjectionOptions
+    /// How many of the start's M_k eigenvalues loading raised to τ.
+    public let clippedAtStart: Int
     let firstMoment: B.Buffer
     let secondMoment: B.Buffer?
     /// The batch's gradient as `accumulate` gathers it, for `update`.
@@ -43,7 +45,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
         projection = Standardisation.projectionOptions(variance: moments.variance, scale: scale, options: options)
         firstMoment = try backend.makeBuffer(count: engine.layout.count)
         secondMoment = options.optimizer == .adam ? try backend.makeBuffer(count: engine.layout.count) : nil
-        try engine.load(start, options: projection)
+        clippedAtStart = try engine.load(start, options: projection)
     }
 
     public func beginEpoch(_ epoch: Int) throws {}
