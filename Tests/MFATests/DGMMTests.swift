@@ -214,6 +214,24 @@ enum DenseDGMM {
         #expect(abs(fit.logLikelihood - trueLogLikelihood) < 0.5, "\(fit.logLikelihood) vs \(trueLogLikelihood)")
     }
 
+    /// A warm start's gradient steps walk away from a good model as SGD's do; its worse epochs are
+    /// undone (`TrainingStrategy.undoesWorse(epoch:)`).
+    @Test("A DGMM warm-started at its true model with a large rate ends no worse than it began")
+    func warmStartHoldsTheTruth() throws {
+        let shape = try DGMMShape(dimension: 6, components: [2, 2], latent: [3, 1])
+        var random = RandomGenerator(seed: 5)
+        let truth = try DGMMSimulation.model(shape, separation: 4, random: &random)
+        let data = try truth.sample(count: 800, random: &random).samples
+        let start = try truth.pathMixture().engine(backend: CPUBackend()).meanLogLikelihood(data)
+        var options = TrainingOptions()
+        (options.epochs, options.batchSize, options.learningRate) = (6, 64, 0.3)
+        var undone = 0
+        let fit = try DGMMTrainer(backend: CPUBackend(), options: options, annealing: .off)
+            .train(data, shape: shape, from: truth, progress: { undone += $0.undone })
+        #expect(undone > 0)
+        #expect(fit.logLikelihood > start - 0.01, "truth \(start), warm start \(fit.logLikelihood)")
+    }
+
     @Test("Exact EM epochs (every layer's M-step at once) never lower the likelihood, and raise it",
           arguments: [[3, 2], [2, 2, 2], [3]])
     func emIsMonotone(components: [Int]) throws {

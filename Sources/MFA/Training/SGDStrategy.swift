@@ -12,7 +12,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     public var learningRateFactor: Float = 1
     public var shufflesRows: Bool { true }
     public var backsOff: Bool { true }
-    public var undoesWorseEpochs: Bool { true }
+    public func undoesWorse(epoch: Int) -> Bool { true }
     /// log p(x) ≤ log π_k − d/2·log 2π + ½ Σ log e_j (log det M ≤ 0, the quadratic ≥ 0), and no
     /// e_j exceeds 1/σ²_min; one nat of slack for float32.
     public var logLikelihoodCeiling: Double {

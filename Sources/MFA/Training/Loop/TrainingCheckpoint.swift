@@ -22,7 +22,7 @@ public struct TrainingCheckpoint: Sendable, Equatable {
     public var rollbacks: Int
     public var epochRollbacks: Int
     /// Epochs undone so far in the restart, and the probe rows' log-likelihood after the last
-    /// epoch kept (SGD: `TrainingStrategy.undoesWorseEpochs`), so a resumed run judges as the
+    /// epoch kept (`TrainingStrategy.undoesWorse(epoch:)`), so a resumed run judges as the
     /// uninterrupted one.
     public var undos: Int
     public var probeLogLikelihood: Double?

@@ -11,7 +11,7 @@ extension TrainingLoop {
         var good = GoodState(state: try strategy.save(), position: start, factor: strategy.learningRateFactor)
         // The epoch's start, which an undone epoch returns to (a checkpoint holds it, so that a
         // resumed run undoes as the uninterrupted one does).
-        let origin = run.probe == nil ? nil : start.resumed ? run.epochStart : good.state
+        let origin = run.probe == nil || !strategy.undoesWorse(epoch: start.epoch) ? nil : start.resumed ? run.epochStart : good.state
         run.epochStart = origin
         var undoneRows = 0
         while true {

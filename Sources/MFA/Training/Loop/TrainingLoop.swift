@@ -20,7 +20,7 @@ public struct TrainingLoop {
     /// Epochs undone for lowering the probe rows' likelihood, per restart (each halves the rate).
     public static var maximumUndos: Int { 20 }
     /// The probe: this many training rows (fewer where d > 4,096), evenly spaced, scored after
-    /// every epoch of a strategy that `undoesWorseEpochs` (paired, the same rows each time, so
+    /// every epoch of a strategy that `undoesWorse(epoch:)` (paired, the same rows each time, so
     /// that a small change shows).
     public static var probeRows: Int { 4096 }
 
@@ -119,7 +119,7 @@ public struct TrainingLoop {
         run.restartUndos = resume?.undos ?? 0
         run.epochStart = resume?.epochStart
         run.probe = nil
-        if strategy.undoesWorseEpochs {
+        if (1...epochs).contains(where: strategy.undoesWorse(epoch:)) {
             // Copied once (a paged source is not read out of order every epoch), ≤ 64 MB of them.
             let count = min(Self.probeRows, max(256, (1 << 24) / max(data.columns, 1)))
             let step = max(1, data.rows / count)
@@ -143,7 +143,10 @@ public struct TrainingLoop {
                                     previous: previous, context: context, run: &run)
             let trainSeconds = seconds(ContinuousClock.now - began)
             let reseeded = try strategy.endEpoch(epoch, reducer: reducer)
-            if reseeded > 0, let probe = run.probe { probe.baseline = try meanLogLikelihood(strategy, probe.rows) }
+            // The model changed without a judgement (re-seeding, an unjudged epoch): the probe's new level.
+            if let probe = run.probe, reseeded > 0 || !strategy.undoesWorse(epoch: epoch) {
+                probe.baseline = try meanLogLikelihood(strategy, probe.rows)
+            }
             let logLikelihood = sums.logLikelihoodSum / Double(data.rows)
             run.pace.epochFinished()
             let left = (epochs - epoch) + (restarts - restart - 1) * epochs

@@ -19,9 +19,11 @@ public protocol TrainingStrategy: AnyObject {
     /// Whether repeating an epoch after halving `learningRateFactor` can end differently (false
     /// for EM, whose pass is deterministic and rate-free: a fault there is final).
     var backsOff: Bool { get }
-    /// Whether an epoch that lowers the likelihood of the loop's probe rows is undone and run
-    /// again at half the rate (SGD: its normalised steps can walk away from an optimum).
-    var undoesWorseEpochs: Bool { get }
+    /// Whether epoch `epoch` (1-based), should it lower the likelihood of the loop's probe rows,
+    /// is undone and run again at half the rate (SGD: its normalised steps can walk away from an
+    /// optimum; the DGMM's gradient epochs once its annealing is over). A function of the epoch's
+    /// number alone, so that a resumed run decides as the uninterrupted one.
+    func undoesWorse(epoch: Int) -> Bool
     /// No model the strategy can hold has a mean log-likelihood per sample above this (data
     /// units); a probe score above it is round-off gone wrong, and the epoch is undone.
     var logLikelihoodCeiling: Double { get }
@@ -64,7 +66,7 @@ public protocol TrainingStrategy: AnyObject {
 }
 
 extension TrainingStrategy {
-    public var undoesWorseEpochs: Bool { false }
+    public func undoesWorse(epoch: Int) -> Bool { false }
     public var logLikelihoodCeiling: Double { .infinity }
     public var partialSums: [String] { [] }
     public func settle() throws -> (logLikelihood: Double, clipped: Double) { (0, 0) }
