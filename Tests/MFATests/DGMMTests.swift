@@ -216,7 +216,7 @@ enum DenseDGMM {
 
     /// A warm start's gradient steps walk away from a good model as SGD's do; its worse epochs are
     /// undone (`TrainingStrategy.undoesWorse(epoch:)`).
-    @Test("A DGMM warm-started at its true model with a large rate ends no worse than it began")
+    @Test("A DGMM warm-started at its true model with a large rate ends no worse than it began; resumes from any checkpoint end the same")
     func warmStartHoldsTheTruth() throws {
         let shape = try DGMMShape(dimension: 6, components: [2, 2], latent: [3, 1])
         var random = RandomGenerator(seed: 5)
@@ -230,6 +230,15 @@ enum DenseDGMM {
             .train(data, shape: shape, from: truth, progress: { undone += $0.undone })
         #expect(undone > 0)
         #expect(fit.logLikelihood > start - 0.01, "truth \(start), warm start \(fit.logLikelihood)")
+        // Checkpoints hold the epoch's start, so a resume from any of them undoes as this run did.
+        var checkpoints = [TrainingCheckpoint]()
+        let trainer = DGMMTrainer(backend: CPUBackend(), options: options, annealing: .off)
+        _ = try trainer.train(data, shape: shape, from: truth, control: TrainingControl(checkpointEvery: 4, save: { checkpoints.append($0) }))
+        #expect(checkpoints.contains { $0.epochUndone > 0 && $0.batch > 0 })
+        for checkpoint in checkpoints.enumerated().filter({ $0.offset % 3 == 0 }).map(\.element) {
+            let resumed = try trainer.train(data, shape: shape, from: truth, control: TrainingControl(resume: checkpoint))
+            #expect(resumed.model == fit.model, "resumed at epoch \(checkpoint.epoch), batch \(checkpoint.batch)")
+        }
     }
 
     @Test("Exact EM epochs (every layer's M-step at once) never lower the likelihood, and raise it",
