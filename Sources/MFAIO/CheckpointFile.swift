@@ -23,7 +23,6 @@ public enum CheckpointFile {
         if let hash = checkpoint.fingerprint.hash { metadata["data.hash"] = String(hash) }
         if let previous = checkpoint.previousLogLikelihood { metadata["previous_log_likelihood"] = String(previous.bitPattern) }
         if let probe = checkpoint.probeLogLikelihood { metadata["probe_log_likelihood"] = String(probe.bitPattern) }
-        if checkpoint.undos > 0 { metadata["undos"] = String(checkpoint.undos) }
         if checkpoint.epochUndone > 0 { metadata["epoch_undone"] = String(checkpoint.epochUndone) }
         if let start = checkpoint.epochStart {
             metadata["epoch_start"] = "true"
@@ -97,7 +96,6 @@ public enum CheckpointFile {
             // Absent in checkpoints written before roll-back counts were kept.
             rollbacks: try file.metadata["rollbacks"].map { _ in try fields.integer("rollbacks") } ?? 0,
             epochRollbacks: try file.metadata["epoch_rollbacks"].map { _ in try fields.integer("epoch_rollbacks") } ?? 0,
-            undos: try file.metadata["undos"].map { _ in try fields.integer("undos") } ?? 0,
             epochUndone: try file.metadata["epoch_undone"].map { _ in try fields.integer("epoch_undone") } ?? 0,
             probeLogLikelihood: try file.metadata["probe_log_likelihood"].map { _ in try fields.double("probe_log_likelihood") },
             epochStart: file.metadata["epoch_start"] == "true" ? epochStart : nil)

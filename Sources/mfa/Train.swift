@@ -128,8 +128,8 @@ func progressLine(_ report: EpochReport, algorithm: Algorithm, clipping: Bool = 
         line += String(format: "  non-finite loss: rolled back ×%d, learning rate now ×%g", report.rollbacks, report.learningRateFactor)
     }
     if report.endsRestart {
-        line += String(format: "  lowered the probe rows' likelihood: undone ×%d, and the %d undos of this restart are spent: it ends with the model this epoch began with",
-                       report.undone, TrainingLoop.maximumUndos)
+        line += String(format: "  lowered the probe rows' likelihood: undone ×%d, at rates down to 1/%d of the epoch's: the restart ends with the model this epoch began with",
+                       report.undone, 1 << TrainingLoop.maximumUndos)
     } else if report.undone > 0 {
         line += String(format: "  lowered the probe rows' likelihood: undone ×%d, learning rate now ×%g", report.undone,
                        report.learningRateFactor)

@@ -24,8 +24,8 @@ public struct EpochReport: Sendable {
     public var rollbacks = 0
     /// Times this epoch was undone for lowering the probe rows' likelihood (SGD).
     public var undone = 0
-    /// It was undone once more with the restart's undos spent (`TrainingLoop.maximumUndos`): the
-    /// restart ends with the model this epoch began with.
+    /// It was undone once more with its undos spent (`TrainingLoop.maximumUndos`): the restart
+    /// ends with the model this epoch began with.
     public var endsRestart = false
     public var learningRateFactor: Float = 1
 }

@@ -21,10 +21,8 @@ public struct TrainingCheckpoint: Sendable, Equatable {
     /// Roll-backs so far in the restart (its limit counts them) and in the epoch (its progress line).
     public var rollbacks: Int
     public var epochRollbacks: Int
-    /// Epochs undone so far in the restart, and the probe rows' log-likelihood after the last
-    /// epoch kept (`TrainingStrategy.undoesWorse(epoch:)`), so a resumed run judges as the
-    /// uninterrupted one.
-    public var undos: Int
+    /// The probe rows' log-likelihood at the restart's start (`TrainingStrategy.undoesWorse(epoch:)`),
+    /// so that a resumed run judges as the uninterrupted one.
     public var probeLogLikelihood: Double?
     /// The epoch's undone runs so far, and the state it began with, which an undo returns to.
     public var epochUndone: Int
@@ -33,8 +31,7 @@ public struct TrainingCheckpoint: Sendable, Equatable {
     public init(identity: RunIdentity, fingerprint: DataFingerprint, restart: Int, epoch: Int, batch: Int,
                 loopRandomState: [UInt64], logLikelihoodSum: Double, clipped: Int, previousLogLikelihood: Double?,
                 state: StrategyState, best: FinishedRestart?, rollbacks: Int = 0, epochRollbacks: Int = 0,
-                undos: Int = 0, epochUndone: Int = 0, probeLogLikelihood: Double? = nil, epochStart: StrategyState? = nil) {
-        self.undos = undos
+                epochUndone: Int = 0, probeLogLikelihood: Double? = nil, epochStart: StrategyState? = nil) {
         self.epochUndone = epochUndone
         self.epochStart = epochStart
         self.probeLogLikelihood = probeLogLikelihood

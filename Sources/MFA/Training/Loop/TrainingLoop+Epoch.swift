@@ -19,28 +19,29 @@ extension TrainingLoop {
                 var end = try runBatches(strategy, data, order: order, from: good.position, previous: previous,
                                          context: context, run: run, good: good)
                 if let probe = run.probe, let origin {
-                    // An epoch that lowered the probe rows' likelihood by more than the tolerance (or
-                    // gave an impossible one) is undone and run again from its start at half the rate;
-                    // once the restart's undos are spent, it ends at the epoch's start instead.
+                    // An epoch that leaves the probe rows less likely than the restart's start did, by
+                    // more than the tolerance (or impossibly likely), is undone and run again from its
+                    // start at half the rate; once the epoch's undos are spent, no step small enough
+                    // keeps the start's level and the restart ends at the epoch's start. The start's
+                    // level, not the last epoch's: an epoch at a higher rate than the one before ends
+                    // noisier and lower, which is no reason to slow a run that is far above its start.
                     let score = try meanLogLikelihood(strategy, probe.rows)
                     let possible = score.isFinite && score <= strategy.logLikelihoodCeiling
                     if !possible || score < probe.baseline - (tolerance ?? TrainingOptions.defaultEMTolerance) {
                         try strategy.restore(origin)
                         undoneRows += end.trainedRows
-                        guard run.restartUndos < Self.maximumUndos else {
+                        guard end.undone < Self.maximumUndos else {
                             end.undone += 1
                             end.endsRestart = true
                             end.trainedRows = undoneRows
                             return end
                         }
-                        run.restartUndos += 1
                         var position = EpochPosition(epoch: start.epoch)
                         (position.undone, position.rollbacks) = (end.undone + 1, end.rollbacks)
                         strategy.learningRateFactor /= Float(1 << position.undone)
                         good = GoodState(state: try strategy.save(), position: position, factor: strategy.learningRateFactor)
                         continue
                     }
-                    probe.baseline = score
                 }
                 end.trainedRows += undoneRows  // the pace counts the work undone
                 return end
@@ -109,7 +110,7 @@ extension TrainingLoop {
                     batch: position.batch, loopRandomState: context.loopRandomState,
                     logLikelihoodSum: position.logLikelihoodSum, clipped: position.clipped,
                     previousLogLikelihood: previous, state: state, best: run.best,
-                    rollbacks: run.restartRollbacks, epochRollbacks: position.rollbacks, undos: run.restartUndos,
+                    rollbacks: run.restartRollbacks, epochRollbacks: position.rollbacks,
                     epochUndone: position.undone, probeLogLikelihood: run.probe?.baseline, epochStart: run.epochStart))
                 good.move(to: local, position: position, factor: strategy.learningRateFactor)
             }

@@ -17,8 +17,9 @@ public struct TrainingLoop {
     public var reducer: any Reducer { control.reducer }
     /// Roll-backs after non-finite losses, per restart, before it is given up.
     public static var maximumRollbacks: Int { 5 }
-    /// Epochs undone for lowering the probe rows' likelihood, per restart (each halves the rate).
-    public static var maximumUndos: Int { 20 }
+    /// Times one epoch is undone for lowering the probe rows' likelihood (each halves the rate:
+    /// after the last, the rate is 1/1024 of the epoch's); one more ends the restart.
+    public static var maximumUndos: Int { 10 }
     /// The probe: this many training rows (fewer where d > 4,096), evenly spaced, scored after
     /// every epoch of a strategy that `undoesWorse(epoch:)` (paired, the same rows each time, so
     /// that a small change shows).
@@ -116,7 +117,6 @@ public struct TrainingLoop {
             previous = resume.previousLogLikelihood
         }
         let context = RestartContext(restart: restart, loopRandomState: resume?.loopRandomState ?? random.state)
-        run.restartUndos = resume?.undos ?? 0
         run.epochStart = resume?.epochStart
         run.probe = nil
         if (1...epochs).contains(where: strategy.undoesWorse(epoch:)) {
@@ -143,10 +143,6 @@ public struct TrainingLoop {
                                     previous: previous, context: context, run: &run)
             let trainSeconds = seconds(ContinuousClock.now - began)
             let reseeded = try strategy.endEpoch(epoch, reducer: reducer)
-            // The model changed without a judgement (re-seeding, an unjudged epoch): the probe's new level.
-            if let probe = run.probe, reseeded > 0 || !strategy.undoesWorse(epoch: epoch) {
-                probe.baseline = try meanLogLikelihood(strategy, probe.rows)
-            }
             let logLikelihood = sums.logLikelihoodSum / Double(data.rows)
             run.pace.epochFinished()
             let left = (epochs - epoch) + (restarts - restart - 1) * epochs
@@ -228,8 +224,7 @@ struct RunState {
     var pace = TrainingPace()
     /// Roll-backs so far in the restart in progress.
     var restartRollbacks = 0
-    /// Epochs undone so far in the restart in progress, and its probe.
-    var restartUndos = 0
+    /// The probe of the restart in progress.
     var probe: Probe?
     /// The state the epoch in progress began with (kept while there is a probe).
     var epochStart: StrategyState?
@@ -257,14 +252,12 @@ struct EpochPosition {
     var trainedRows = 0
     var rollbacks = 0
     var undone = 0
-    /// The epoch was undone with the restart's undos spent: the restart ends at the epoch's start.
+    /// The epoch was undone with its undos spent: the restart ends at the epoch's start.
     var endsRestart = false
 }
 
-/// The rows SGD's epochs are judged on, and their mean log-likelihood in the last model kept.
-final class Probe {
+/// The rows SGD's epochs are judged on, and their mean log-likelihood at the restart's start.
+struct Probe {
     let rows: Matrix
-    var baseline: Double
-
-    init(rows: Matrix, baseline: Double) { (self.rows, self.baseline) = (rows, baseline) }
+    let baseline: Double
 }
