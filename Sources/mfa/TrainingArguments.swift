@@ -38,7 +38,7 @@ struct OptimiserArguments: ParsableArguments {
     @Option(help: "Independent starts (scikit-learn's n_init); the one with the best final training log-likelihood is kept. Validation data never choose.")
     var restarts = 1
 
-    @Option(help: "Stop when the mean training log-likelihood per sample changes by less than this between epochs (default: 1e-3 for EM; gradient methods run every epoch). SGD also undoes, and runs again at half the rate, an epoch that leaves 4,096 probe rows less likely than the run's start did by more than this (default there: 1e-3).")
+    @Option(help: "Stop when the mean training log-likelihood per sample changes by less than this between epochs (default: 1e-3 for EM; gradient methods run every epoch). SGD, and a DGMM trained without annealing (as --from does), also undo and run again at half the rate an epoch that leaves 4,096 probe rows less likely than the restart's start did by more than this (default there: 1e-3).")
     var tolerance: Double?
 
     @Option(name: .customLong("batch-size"), help: "Samples per mini-batch (default 256; online-em: 5000, or a tenth of the data when smaller, at least 500; EM: per batch of its statistics).")

@@ -241,6 +241,26 @@ enum DenseDGMM {
         }
     }
 
+    /// A large rate's worse epochs are undone; an absurd one makes the layers non-finite, which is
+    /// a numerical fault of training (rolled back, then an error naming the rate), not bad input.
+    @Test("A DGMM warm start at a large rate ends at its start; at an absurd one it fails as training diverging, not as bad input",
+          arguments: [3.0 as Float, 1e4])
+    func warmStartAtAbsurdRates(rate: Float) throws {
+        let shape = try DGMMShape(dimension: 6, components: [2, 2], latent: [3, 1])
+        var random = RandomGenerator(seed: 5)
+        let truth = try DGMMSimulation.model(shape, separation: 4, random: &random)
+        let data = try truth.sample(count: 800, random: &random).samples
+        let start = try truth.pathMixture().engine(backend: CPUBackend()).meanLogLikelihood(data)
+        var options = TrainingOptions()
+        (options.epochs, options.batchSize, options.learningRate) = (3, 64, rate)
+        do {
+            let fit = try DGMMTrainer(backend: CPUBackend(), options: options, annealing: .off).train(data, shape: shape, from: truth)
+            #expect(fit.logLikelihood > start - 0.01 && fit.logLikelihood < start + 1, "truth \(start), warm start \(fit.logLikelihood)")
+        } catch MFAError.diverged(let message) {
+            #expect(rate > 100 && message.contains("learning rate"), "\(message)")
+        }
+    }
+
     @Test("Exact EM epochs (every layer's M-step at once) never lower the likelihood, and raise it",
           arguments: [[3, 2], [2, 2, 2], [3]])
     func emIsMonotone(components: [Int]) throws {

@@ -72,9 +72,10 @@ import Testing
         #expect(undone == 0)
     }
 
-    /// At absurd rates every epoch is undone, or blows up into an impossible likelihood (float32
-    /// round-off at huge precisions), until the epoch's undos are spent; it then ends with the
-    /// last model kept.
+    /// At absurd rates every epoch is undone (it ends worse, or blows up into an impossible
+    /// likelihood: float32 round-off at huge precisions) until the epoch's undos are spent; the
+    /// restart then ends with the last model kept. (A non-finite loss is a fault: rolled back, and
+    /// after 5 an error that names the rate, `NumericalFaultTests`.)
     @Test("SGD from an optimum at absurd rates ends no worse than it began (impossible scores undone, the undo budget ends the restart)",
           arguments: [Float(1e4), 1e9])
     func absurdRatesEndAtTheLastKeptModel(rate: Float) throws {

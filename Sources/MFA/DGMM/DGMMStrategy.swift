@@ -28,6 +28,8 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     public var learningRateFactor: Float = 1
     public var shufflesRows: Bool { true }
     public var backsOff: Bool { true }
+    /// Every path's covariance is at least layer 1's Ψ ≥ σ²_min (`TrainingOptions.logLikelihoodCeiling`).
+    public var logLikelihoodCeiling: Double { options.logLikelihoodCeiling(dimension: shape.dimension) }
 
     /// The gradient epochs of a run without annealing (a warm start's default): there, full-rate
     /// steps walk away from the model (`dgmm train --from` a fit lost 48 nats per sample). An
@@ -71,7 +73,17 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     }
 
     func load(_ terms: [PathTerms]) throws {
-        _ = try engine.loadCanonical(try parameters.pathMixture(shape, terms: terms), standardised: true)
+        _ = try engine.loadCanonical(try mixture(terms), standardised: true)
+    }
+
+    /// The layers' path mixture. Layers that steps have made non-finite are a numerical fault of
+    /// training (which the loop rolls back or undoes), not bad input.
+    private func mixture(_ terms: [PathTerms]) throws -> MixtureModel {
+        do {
+            return try parameters.pathMixture(shape, terms: terms)
+        } catch MFAError.nonFiniteInput(let message) {
+            throw MFAError.numerical("the layers' path mixture is not finite (\(message))")
+        }
     }
 
     /// An exact EM epoch sums its whole pass under one model, loaded here (the layers change at
@@ -85,7 +97,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// The layers' path mixture into the engine, kept with what the EM M-step needs.
     private func loadPass() throws {
         let paths = parameters.pathTerms(shape)
-        let mixture = try parameters.pathMixture(shape, terms: paths)
+        let mixture = try mixture(paths)
         let (canonical, eigenvalues) = try engine.loadCanonical(mixture, standardised: true)
         (terms, passModel) = (paths, (mixture, canonical, eigenvalues))
     }

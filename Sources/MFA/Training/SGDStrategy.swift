@@ -13,11 +13,7 @@ public final class SGDStrategy<B: Backend>: TrainingStrategy {
     public var shufflesRows: Bool { true }
     public var backsOff: Bool { true }
     public func undoesWorse(epoch: Int) -> Bool { true }
-    /// log p(x) ≤ log π_k − d/2·log 2π + ½ Σ log e_j (log det M ≤ 0, the quadratic ≥ 0), and no
-    /// e_j exceeds 1/σ²_min; one nat of slack for float32.
-    public var logLikelihoodCeiling: Double {
-        -0.5 * Double(engine.shape.dimension) * Foundation.log(2 * Double.pi * options.minVariance) + 1
-    }
+    public var logLikelihoodCeiling: Double { options.logLikelihoodCeiling(dimension: engine.shape.dimension) }
     public let projection: ProjectionOptions
     /// How many of the start's M_k eigenvalues loading raised to τ.
     public let clippedAtStart: Int

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the trainers train (SGD, EM, DGMM). Defaults are the settings measured on Fashion-MNIST in
 /// docs/DESIGN.md §7 (Adam, batch 256, τ = 1e-3, per-group rates), re-expressed for data
 /// standardised by s = √(mean variance) (s = 0.295 on Fashion-MNIST): the notes' rates in pixel
@@ -94,6 +96,13 @@ public struct TrainingOptions: Sendable, Equatable {
                         "online_em_exponent": String(onlineEMExponent), "online_em_delay": String(onlineEMDelay)]
         for (group, multiplier) in groupRateMultipliers { settings["rate_multiplier.\(group.rawValue)"] = String(multiplier) }
         return settings
+    }
+
+    /// The most mean log-likelihood per sample any model of d dimensions with this variance floor
+    /// can have: log N(x | μ, Σ) ≤ −d/2·log(2π) − ½ log det Σ, and every Σ here is at least
+    /// diag(σ²_min) (log π_k ≤ 0, the quadratic ≥ 0); one nat of slack for float32.
+    public func logLikelihoodCeiling(dimension: Int) -> Double {
+        -0.5 * Double(dimension) * Foundation.log(2 * Double.pi * minVariance) + 1
     }
 
     /// The learning rate of each parameter group at base rate `rate`, in d dimensions.
