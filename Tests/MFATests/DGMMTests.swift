@@ -214,15 +214,21 @@ enum DenseDGMM {
         #expect(abs(fit.logLikelihood - trueLogLikelihood) < 0.5, "\(fit.logLikelihood) vs \(trueLogLikelihood)")
     }
 
-    /// A warm start's gradient steps walk away from a good model as SGD's do; its worse epochs are
-    /// undone (`TrainingStrategy.undoesWorse(epoch:)`).
-    @Test("A DGMM warm-started at its true model with a large rate ends no worse than it began; resumes from any checkpoint end the same")
-    func warmStartHoldsTheTruth() throws {
+    /// 800 rows from a two-layer DGMM with well-separated paths, that model (a warm start), and
+    /// its mean log-likelihood on them.
+    func warmStart() throws -> (shape: DGMMShape, truth: DGMMModel, data: Matrix, start: Double) {
         let shape = try DGMMShape(dimension: 6, components: [2, 2], latent: [3, 1])
         var random = RandomGenerator(seed: 5)
         let truth = try DGMMSimulation.model(shape, separation: 4, random: &random)
         let data = try truth.sample(count: 800, random: &random).samples
-        let start = try truth.pathMixture().engine(backend: CPUBackend()).meanLogLikelihood(data)
+        return (shape, truth, data, try truth.pathMixture().engine(backend: CPUBackend()).meanLogLikelihood(data))
+    }
+
+    /// A warm start's gradient steps walk away from a good model as SGD's do; its worse epochs are
+    /// undone (`TrainingStrategy.undoesWorse(epoch:)`).
+    @Test("A DGMM warm-started at its true model with a large rate ends no worse than it began; resumes from any checkpoint end the same")
+    func warmStartHoldsTheTruth() throws {
+        let (shape, truth, data, start) = try warmStart()
         var options = TrainingOptions()
         (options.epochs, options.batchSize, options.learningRate) = (6, 64, 0.3)
         var undone = 0
@@ -246,11 +252,7 @@ enum DenseDGMM {
     @Test("A DGMM warm start at a large rate ends at its start; at an absurd one it fails as training diverging, not as bad input",
           arguments: [3.0 as Float, 1e4])
     func warmStartAtAbsurdRates(rate: Float) throws {
-        let shape = try DGMMShape(dimension: 6, components: [2, 2], latent: [3, 1])
-        var random = RandomGenerator(seed: 5)
-        let truth = try DGMMSimulation.model(shape, separation: 4, random: &random)
-        let data = try truth.sample(count: 800, random: &random).samples
-        let start = try truth.pathMixture().engine(backend: CPUBackend()).meanLogLikelihood(data)
+        let (shape, truth, data, start) = try warmStart()
         var options = TrainingOptions()
         (options.epochs, options.batchSize, options.learningRate) = (3, 64, rate)
         do {
