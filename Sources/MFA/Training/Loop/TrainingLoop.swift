@@ -17,12 +17,12 @@ public struct TrainingLoop {
     public var reducer: any Reducer { control.reducer }
     /// Roll-backs after non-finite losses, per restart, before it is given up.
     public static var maximumRollbacks: Int { 5 }
-    /// Times one epoch is undone for lowering the probe rows' likelihood (each halves the rate:
-    /// after the last, the rate is 1/1024 of the epoch's); one more ends the restart.
+    /// Times one epoch is undone for leaving the probe rows less likely than the start (each
+    /// halves the rate: after the last, the rate is 1/1024 of the epoch's); one more ends the restart.
     public static var maximumUndos: Int { 10 }
-    /// The probe: this many training rows (fewer where d > 4,096), evenly spaced, scored after
-    /// every epoch of a strategy that `undoesWorse(epoch:)` (paired, the same rows each time, so
-    /// that a small change shows).
+    /// The probe: this many training rows (fewer where d > 4,096), evenly spaced, scored at the
+    /// restart's start and after every epoch a strategy `undoesWorse(epoch:)` (paired, the same
+    /// rows each time, so that a small change shows).
     public static var probeRows: Int { 4096 }
 
     public init(epochs: Int, tolerance: Double?, restarts: Int, seed: UInt64, batchSize: Int,

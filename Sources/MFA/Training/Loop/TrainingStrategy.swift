@@ -19,10 +19,10 @@ public protocol TrainingStrategy: AnyObject {
     /// Whether repeating an epoch after halving `learningRateFactor` can end differently (false
     /// for EM, whose pass is deterministic and rate-free: a fault there is final).
     var backsOff: Bool { get }
-    /// Whether epoch `epoch` (1-based), should it lower the likelihood of the loop's probe rows,
-    /// is undone and run again at half the rate (SGD: its normalised steps can walk away from an
-    /// optimum; the DGMM's gradient epochs once its annealing is over). A function of the epoch's
-    /// number alone, so that a resumed run decides as the uninterrupted one.
+    /// Whether epoch `epoch` (1-based), should it leave the loop's probe rows less likely than the
+    /// restart's start did, is undone and run again at half the rate (SGD: its normalised steps
+    /// can walk away from a good start; the DGMM's gradient epochs in a run without annealing). A
+    /// function of the epoch's number alone, so that a resumed run decides as the uninterrupted one.
     func undoesWorse(epoch: Int) -> Bool
     /// No model the strategy can hold has a mean log-likelihood per sample above this (data
     /// units); a probe score above it is round-off gone wrong, and the epoch is undone.
