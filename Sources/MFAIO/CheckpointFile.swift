@@ -62,17 +62,16 @@ public enum CheckpointFile {
 
     static func decode(_ file: Safetensors.ExactFile, path: String) throws -> TrainingCheckpoint {
         let fields = MetadataFields(metadata: file.metadata, path: path)
-        var state = StrategyState(), best = StrategyState(), epochStart = StrategyState()
-        for (name, tensor) in file.float32 {
-            if name.hasPrefix("best.") { best.floats[String(name.dropFirst(5))] = tensor.values }
-            else if name.hasPrefix("epoch_start.") { epochStart.floats[String(name.dropFirst(12))] = tensor.values }
-            else { state.floats[name] = tensor.values }
+        // Tensors named "best.*" are the best finished restart's, "epoch_start.*" the state the
+        // epoch began with, the rest the strategy's state.
+        var parts = ["": StrategyState(), "best.": StrategyState(), "epoch_start.": StrategyState()]
+        func part(_ name: String) -> (prefix: String, name: String) {
+            for prefix in ["best.", "epoch_start."] where name.hasPrefix(prefix) { return (prefix, String(name.dropFirst(prefix.count))) }
+            return ("", name)
         }
-        for (name, tensor) in file.float64 {
-            if name.hasPrefix("best.") { best.doubles[String(name.dropFirst(5))] = tensor.values }
-            else if name.hasPrefix("epoch_start.") { epochStart.doubles[String(name.dropFirst(12))] = tensor.values }
-            else { state.doubles[name] = tensor.values }
-        }
+        for (name, tensor) in file.float32 { let (prefix, key) = part(name); parts[prefix]!.floats[key] = tensor.values }
+        for (name, tensor) in file.float64 { let (prefix, key) = part(name); parts[prefix]!.doubles[key] = tensor.values }
+        var (state, best, epochStart) = (parts[""]!, parts["best."]!, parts["epoch_start."]!)
         var settings = [String: String]()
         for (key, value) in file.metadata {
             if key.hasPrefix("setting.") { settings[String(key.dropFirst(8))] = value }

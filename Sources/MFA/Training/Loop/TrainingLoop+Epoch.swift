@@ -14,22 +14,6 @@ extension TrainingLoop {
         let origin = run.probe == nil || !strategy.undoesWorse(epoch: start.epoch) ? nil : start.resumed ? run.epochStart : good.state
         run.epochStart = origin
         var undoneRows = 0
-        // Back to the epoch's start at half the rate; when its undos are spent, the restart ends
-        // there instead (the position returned, its work counted).
-        func undo(_ end: EpochPosition) throws -> EpochPosition? {
-            try strategy.restore(origin!)
-            undoneRows += end.trainedRows
-            guard end.undone < Self.maximumUndos else {
-                var last = end
-                (last.undone, last.endsRestart, last.trainedRows) = (end.undone + 1, true, undoneRows)
-                return last
-            }
-            var position = EpochPosition(epoch: start.epoch)
-            (position.undone, position.rollbacks) = (end.undone + 1, end.rollbacks)
-            strategy.learningRateFactor /= Float(1 << position.undone)
-            good = GoodState(state: try strategy.save(), position: position, factor: strategy.learningRateFactor)
-            return nil
-        }
         while true {
             do {
                 var end = try runBatches(strategy, data, order: order, from: good.position, previous: previous,
@@ -44,7 +28,18 @@ extension TrainingLoop {
                     let score = try meanLogLikelihood(strategy, probe.rows)
                     let possible = score.isFinite && score <= strategy.logLikelihoodCeiling
                     if !possible || score < probe.baseline - (tolerance ?? TrainingOptions.defaultEMTolerance) {
-                        if let last = try undo(end) { return last }
+                        try strategy.restore(origin)
+                        end.undone += 1
+                        guard end.undone <= Self.maximumUndos else {
+                            end.endsRestart = true
+                            end.trainedRows += undoneRows
+                            return end
+                        }
+                        undoneRows += end.trainedRows
+                        var position = EpochPosition(epoch: start.epoch)
+                        (position.undone, position.rollbacks) = (end.undone, end.rollbacks)
+                        strategy.learningRateFactor /= Float(1 << position.undone)
+                        good = GoodState(state: try strategy.save(), position: position, factor: strategy.learningRateFactor)
                         continue
                     }
                 }
