@@ -34,6 +34,10 @@ public struct TrainingRecord {
             "training.warmup_steps": String(o.warmupSteps), "training.restarts": String(o.restarts),
         ]
         if let tolerance = o.tolerance { metadata["training.tolerance"] = String(tolerance) }
+        if !["em", "online-em"].contains(algorithm) {  // the gradient trainers' step (SGD's and DGMM's defaults differ)
+            if o.optimizer == .adam { metadata["training.adam_beta1"] = String(o.adamBeta1) }
+            for (group, multiplier) in o.groupRateMultipliers { metadata["training.rate_multiplier.\(group.rawValue)"] = String(multiplier) }
+        }
         if let annealing {
             metadata["training.temperature"] = String(annealing.initialTemperature)
             metadata["training.anneal_fraction"] = String(annealing.fraction)

@@ -62,7 +62,7 @@ struct Bench: ParsableCommand {
     @Option(name: [.short, .long], help: "d.")
     var dimension = 784
 
-    @Option(help: "Samples per step (default: as `train`, 256 for sgd and 5000 for online-em, whose M-step runs once per batch).")
+    @Option(help: "Samples per step (default: as `train`, 512 for sgd and 5000 for online-em, whose M-step runs once per batch).")
     var batchSize: Int?
 
     @Option(help: "Algorithms, comma-separated: sgd, online-em.")
@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
         for kind in backend.values {
             for algorithm in algorithm.values {
                 for k in components.values {
-                    let batch = batchSize ?? (algorithm == .onlineEM ? TrainingOptions.onlineEMBatchSize : TrainingOptions().batchSize)
+                    let batch = batchSize ?? (algorithm == .onlineEM ? TrainingOptions.onlineEMBatchSize : TrainingOptions.sgdBatchSize)
                     let shape = StepBenchmark.Shape(components: k, latent: latent, dimension: dimension, batch: batch)
                     try MemoryLimit.require([k, dimension, latent + 2, 8], bytesEach: 4, for: "K=\(k) l=\(latent) in d=\(dimension)")
                     rows.append(try measure(kind, algorithm: algorithm, shape: shape))

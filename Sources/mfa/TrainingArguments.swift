@@ -41,12 +41,12 @@ struct OptimiserArguments: ParsableArguments {
     @Option(help: "Stop when the mean training log-likelihood per sample changes by less than this between epochs (default: 1e-3 for EM; gradient methods run every epoch). SGD, and a DGMM trained without annealing (as --from does), also undo and run again at half the rate an epoch that leaves 4,096 probe rows less likely than the restart's start did by more than this (default there: 1e-3).")
     var tolerance: Double?
 
-    @Option(name: .customLong("batch-size"), help: "Samples per mini-batch (default 256; online-em: 5000, or a tenth of the data when smaller, at least 500; EM: per batch of its statistics).")
+    @Option(name: .customLong("batch-size"), help: "Samples per mini-batch (default 256; sgd: 512; online-em: 5000, or a tenth of the data when smaller, at least 500; EM: per batch of its statistics).")
     var batchSizeOption: Int?
 
     var batchSize: Int { batchSizeOption ?? 256 }
 
-    @Option(help: "Base learning rate, for the means in units of the data's standard deviation; mixing logits train at 0.3×, log-precisions or log noise variances at 0.9×, loadings at 0.75× (MFA: 0.75/√d×).")
+    @Option(help: "Base learning rate, in units of the data's standard deviation; means train at 1×, mixing logits at 0.3×, log-precisions or log noise variances at 0.9×, loadings at 0.75× (dgmm train), or means 0.3×, logits 0.3×, log-precisions 2.7×, loadings 2.25/√d× with Adam's β₁ = 0.99 (train --algorithm sgd).")
     var learningRate: Float?
 
     @Option(help: "adam, or sgd (heavy-ball momentum 0.9).")
@@ -118,7 +118,12 @@ struct TrainingArguments: ParsableArguments {
 
     var options: TrainingOptions {
         var options = optimiser.options(defaultEpochs: 20)
-        options.batchSize = optimiser.batchSizeOption ?? (algorithm == .onlineEM ? TrainingOptions.onlineEMBatchSize : TrainingOptions().batchSize)
+        options.batchSize = optimiser.batchSizeOption
+            ?? [Algorithm.onlineEM: TrainingOptions.onlineEMBatchSize, .sgd: TrainingOptions.sgdBatchSize][algorithm] ?? TrainingOptions().batchSize
+        if algorithm == .sgd {
+            options.adamBeta1 = TrainingOptions.sgdAdamBeta1
+            options.groupRateMultipliers = TrainingOptions.sgdGroupRateMultipliers
+        }
         options.initialisation = self.`init`?.initialisation
             ?? [Algorithm.sgd: .kmeansPCA, .em: .kmeansPlusPlus, .onlineEM: .kmeansPCA][algorithm]!
         options.emIterationsBeforeSGD = self.`init`?.emIterations ?? 0
@@ -164,7 +169,7 @@ struct TrainingArguments: ParsableArguments {
         if let stepDelay, !(stepDelay >= 0 && stepDelay.isFinite) { throw ValidationError("--step-delay must be a finite number ≥ 0 (got \(stepDelay))") }
         // An option of another algorithm would be ignored: say so instead.
         let sgdOnly = [("--learning-rate", optimiser.learningRate != nil), ("--optimizer", optimiser.optimizer != nil),
-                       ("--reinit-dead", reinitDead)]
+                       ("--reinit-dead", reinitDead), ("--init em:N", (self.`init`?.emIterations ?? 0) > 0)]
         for (name, given) in sgdOnly where given && algorithm != .sgd {
             throw ValidationError("\(name) applies to --algorithm sgd, not \(algorithm.rawValue)")
         }

@@ -80,6 +80,7 @@ import Testing
         ["predict", "MODEL", "WRONG_D", "-o", "OUT"], ["outliers", "MODEL", "--inliers", "TEST", "--outliers", "MISSING"],
         ["select", "TEST", "-c", "1,x", "-l", "0", "-o", "OUT"], ["select", "TEST", "-c", "2", "-l", "0", "-o", "OUT", "--criterion", "validation"],
         ["info", "TEST"], ["train", "MISSING", "-c", "2", "-l", "1", "-o", "OUT"], ["train", "TEST", "-c", "2", "-l", "1", "-o", "OUT", "--init", "em:0"],
+        ["train", "TEST", "-c", "2", "-l", "1", "-o", "OUT", "--init", "em:2"],  // em:N starts SGD: refused for online-em, not ignored
         ["reconstruct", "MODEL", "TEST", "--mask", "MISSING", "-o", "OUT"], ["train", "TEST", "-c", "2", "-l", "1", "-o", "OUT", "--resume", "MODEL"],
     ])
     func errorsAreClear(arguments: [String]) throws {

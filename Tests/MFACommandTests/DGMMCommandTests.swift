@@ -28,6 +28,8 @@ import Testing
         #expect(x.shape == [800, 6] && x.values.reduce(0, +) / 4800 > 50)
         let (tensors, metadata) = try Safetensors.read(path: model)
         #expect(metadata["kind"] == "dgmm" && metadata["components"] == "2,2" && metadata["latent"] == "3,1")
+        // The DGMM keeps its own Adam β₁ and group rates, not MFA SGD's (TrainingOptions.sgdAdamBeta1).
+        #expect(metadata["training.adam_beta1"] == "0.9" && metadata["training.rate_multiplier.means"] == "1.0", "\(metadata)")
         #expect(tensors["layers.1.loadings"]?.shape == [2, 6, 3] && tensors["layers.2.noise_variances"]?.shape == [2, 3])
 
         #expect(try Tool.run(["predict", model, data, "-o", workspace["p.npy"]]).status == 0)

@@ -22,11 +22,14 @@ extension CommandTests {
         #expect(resumed.stdout.contains(String(format: "train %.2f", mean)), "\(resumed.stdout) vs \(mean)")
         let mismatch = try Tool.run(["train", train, "-c", "3", "-l", "1", "--from", workspace["em.safetensors"], "-o", workspace["x.safetensors"]])
         #expect(mismatch.status != 0 && mismatch.stderr.contains("starting model"))
-        let sgd = try Tool.run(["train", train, "-c", "2", "-l", "1", "--init", "em:2", "--epochs", "1", "--noise", "isotropic",
+        let sgd = try Tool.run(["train", train, "-c", "2", "-l", "1", "--algorithm", "sgd", "--init", "em:2", "--epochs", "1", "--noise", "isotropic",
                                 "-o", workspace["sgd.safetensors"]])
         #expect(sgd.status == 0, "\(sgd.stderr)")
         let info = try Tool.run(["info", workspace["sgd.safetensors"]])
         #expect(info.stdout.contains("training.em_iterations_before_sgd: 2") && info.stdout.contains("noise: isotropic"))
+        // SGD's own defaults (TrainingOptions.sgdBatchSize, sgdAdamBeta1, sgdGroupRateMultipliers), recorded in the model.
+        #expect(info.stdout.contains("training.batch_size: 512") && info.stdout.contains("training.adam_beta1: 0.99")
+                && info.stdout.contains("training.rate_multiplier.logPrecision: 2.7"), "\(info.stdout)")
     }
 
     @Test("--restarts keeps the restart with the best final training log-likelihood; --history holds its epochs")
