@@ -87,6 +87,12 @@ public enum StartingModel {
         }
     }
 
+    /// True for a start in the covariance form (the k-means + PCA start, a warm start).
+    public var isCovariance: Bool {
+        if case .covariance = self { return true }
+        return false
+    }
+
     public func precisionParameters() throws -> PrecisionParameters {
         switch self {
         case .covariance(let model): try model.precisionParameters()

@@ -27,7 +27,11 @@ public struct SGDTrainer<B: Backend> {
         return try MixtureRun(backend: backend, options: options, algorithm: "sgd", epochs: options.epochs, tolerance: options.tolerance)
             .run(data, components: components, latent: latent, validation: validation, from: from, control: control,
                  progress: progress, failed: failed) { start, moments in
-                var start = try start.precisionParameters()
+                // The k-means + PCA start, with its factors' signal-to-noise ratios at most half
+                // of what τ allows (1/τ − 1), so that none starts clipped.
+                var start = try from == nil && start.isCovariance
+                    ? start.covarianceModel().cappingSignalToNoise(at: 0.5 * (1 / options.eigenvalueFloor - 1)).model.precisionParameters()
+                    : start.precisionParameters()
                 if options.emIterationsBeforeSGD > 0, from == nil {
                     // `em:N` initialisation: a few EM iterations put SGD in EM's basin.
                     let em = try EMStrategy(backend: backend, start: try start.covarianceModel(), data: data,
