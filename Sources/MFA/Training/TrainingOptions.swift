@@ -33,6 +33,8 @@ public struct TrainingOptions: Sendable, Equatable {
     /// random means on Fashion-MNIST (K = 50, l = 10) 20–22 of 50 components starved at batch 256
     /// and β₁ = 0.9, 2–6 at batch 512 and β₁ = 0.99 (a first moment averaged over ~100 steps);
     /// slower means, faster log-precisions and loadings added the rest (README, "SGD's defaults").
+    /// The batch is the largest `mfa train` takes: it uses a hundredth of the rows within
+    /// [256, 512], so that small data still get 100 steps an epoch.
     public static let sgdBatchSize = 512
     public static let sgdAdamBeta1: Float = 0.99
     public static let sgdGroupRateMultipliers: [ParameterGroup: Float] = [.means: 0.3, .logits: 0.3, .logPrecision: 2.7, .loadings: 2.25]
