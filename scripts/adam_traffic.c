@@ -2,7 +2,8 @@
  * three-reads-one-write pass over the same arrays: whether the CPU step's Adam is bound by memory
  * or by its square roots and divisions (README, "Speed"). Not part of the build:
  *   gcc -O3 -march=native -fno-math-errno -fopenmp scripts/adam_traffic.c -o /tmp/adam_traffic -lm
- *   OMP_NUM_THREADS=2 /tmp/adam_traffic
+ *   OMP_NUM_THREADS=2 /tmp/adam_traffic [N]
+ * N floats per array (default 4,000,000); 60,000,000 (240 MB each) puts them far out of cache.
  * The first repetition includes page faults; read the later ones. Without -fno-math-errno, sqrtf
  * keeps its errno check and the loop stays scalar: Adam then took 4.6 ms against 1.9–2.3 ms here,
  * the same lesson as the Swift lanes' square roots (README, "Speed"). */
@@ -17,8 +18,8 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-int main(void) {
-    const size_t n = 4000000;
+int main(int argc, char **argv) {
+    const size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 4000000;
     float *theta = malloc(n * 4), *m = malloc(n * 4), *v = malloc(n * 4), *g = malloc(n * 4);
     for (size_t i = 0; i < n; i++) { theta[i] = 1; m[i] = 0; v[i] = 0; g[i] = 0.001f * (float)(i % 7); }
     for (int repetition = 0; repetition < 3; repetition++) {

@@ -11,7 +11,7 @@ import Testing
         var random = RandomGenerator(seed: 3)
         let model = try MFASimulation.model(try MixtureShape(components: 3, dimension: 12, latent: 2),
                                             settings: .init(signalToNoise: 1e5), random: &random)
-        let (capped, raised) = model.cappingSignalToNoise(at: 499.5)
+        let (capped, raised) = try model.cappingSignalToNoise(at: 499.5)
         #expect(raised == 3 && capped.loadings == model.loadings && capped.means == model.means)
         for c in 0..<3 {
             let ratios = (0..<12).map { capped.noiseVariances[c * 12 + $0] / model.noiseVariances[c * 12 + $0] }
@@ -27,7 +27,7 @@ import Testing
             let largest = SymmetricJacobi.eigen(g, order: 2).values.last!
             #expect(abs(largest / 499.5 - 1) < 1e-4, "component \(c): \(largest)")
         }
-        let (unchanged, none) = capped.cappingSignalToNoise(at: 600)
+        let (unchanged, none) = try capped.cappingSignalToNoise(at: 600)
         #expect(none == 0 && unchanged == capped)
     }
 
