@@ -66,6 +66,9 @@ struct DGMMTrain: ParsableCommand {
     @Option(help: "How many of the last --epochs are exact EM iterations (every layer's M-step after a whole pass) instead of gradient steps.")
     var emEpochs = 0
 
+    @Flag(inversion: .prefixedNo, help: "Whether converged exact EM epochs try re-pairing each layer-1 component's clusters with the deeper layers' paths as a reference component pairs them, keeping the result only if EM then climbs above the model it replaced (README, \"The DGMM on data shaped like its authors'\").")
+    var realign = true
+
     @OptionGroup var checkpoints: CheckpointArguments
 
     @OptionGroup var backendOptions: BackendOptions
@@ -116,6 +119,7 @@ struct DGMMTrain: ParsableCommand {
         var record = TrainingRecord(algorithm: emEpochs > 0 ? "dgmm-gradient-em" : "dgmm-gradient", options: options,
                                     backend: backendOptions.backend.rawValue, data: data)
         record.extra["em_epochs"] = String(emEpochs)
+        record.extra["realign"] = String(realign)
         record.annealing = annealing
         record.from = from
         record.bestRestart = best.restart
@@ -127,6 +131,7 @@ struct DGMMTrain: ParsableCommand {
         reportProfile(backend)
         say(String(format: "best: restart %d, train log-likelihood %.4f per sample, BIC %.1f (%d free parameters)",
                    best.restart + 1, best.logLikelihood, bic, shape.freeParameterCount))
+        if emEpochs > 0, realign { say("realignments of layer 1's components: kept \(best.realignments.kept) of \(best.realignments.tried) tried, over all restarts") }
         say(String(format: "%.1f s of training, %.1f s of it in the backend's batch passes, the rest host work on the layers",
                    best.seconds, best.engineSeconds))
         say("wrote \(out)")
@@ -136,7 +141,7 @@ struct DGMMTrain: ParsableCommand {
 
     func fit(_ x: some SampleSource, shape: DGMMShape, validation: (any SampleSource)?, from start: DGMMModel?,
              control: TrainingControl, on backend: some Backend) throws -> DGMMFit {
-        try DGMMTrainer(backend: backend, options: options, annealing: annealing, exactEpochs: emEpochs).train(
+        try DGMMTrainer(backend: backend, options: options, annealing: annealing, exactEpochs: emEpochs, realigns: realign).train(
             x, shape: shape, validation: validation, from: start, control: control,
             progress: { report in
                 say(progressLine(report, algorithm: .sgd, clipping: false))

@@ -273,12 +273,48 @@ enum DenseDGMM {
         var options = TrainingOptions()
         (options.epochs, options.batchSize, options.seed) = (25, 600, 4)  // one batch: each epoch one EM iteration
         var scores = [Double]()
-        let fit = try DGMMTrainer(backend: CPUBackend(precision: .double), options: options, annealing: .off, exactEpochs: 15)
+        // Realignment proposals (tested below) lower the likelihood on purpose until judged: off here.
+        let fit = try DGMMTrainer(backend: CPUBackend(precision: .double), options: options, annealing: .off, exactEpochs: 15,
+                                  realigns: false)
             .train(data, shape: shape, progress: { scores.append($0.trainLogLikelihood) })
         // Epochs 11…25 are EM; each epoch's figure is under the model its predecessor left.
         let em = Array(scores[10...]) + [fit.logLikelihood]
         for (before, after) in zip(em, em.dropFirst()) { #expect(after >= before - 1e-9 * abs(before), "\(em)") }
         #expect(em.last! > em.first! + 1e-3, "EM made no progress: \(em)")
+    }
+
+    /// Data like the DGMM authors' (high signal-to-noise, columns in other units), where converged
+    /// EM keeps a layer-1 component paired with the deeper paths otherwise than the others.
+    @Test("Converged EM epochs realign layer 1's components, keep it only when EM climbs higher, and resume alike")
+    func realignment() throws {
+        let shape = try DGMMShape(dimension: 8, components: [2, 3], latent: [5, 2])
+        var random = RandomGenerator(seed: 1)
+        let truth = try DGMMSimulation.model(shape, separation: 2, range: .init(signalToNoise: 1e6, columnScale: 4, offset: 1000),
+                                             random: &random)
+        let (data, paths) = try truth.sample(count: 1500, random: &random)
+        var options = TrainingOptions()
+        (options.epochs, options.seed, options.minVariance, options.initialisation) = (100, 1, 1e-12, .kmeansPlusPlus)
+        let backend = CPUBackend(precision: .double)
+        let trainer = DGMMTrainer(backend: backend, options: options, exactEpochs: 50)
+        let realigned = try trainer.train(data, shape: shape)
+        let plain = try DGMMTrainer(backend: backend, options: options, exactEpochs: 50, realigns: false).train(data, shape: shape)
+        #expect(realigned.realignments.kept >= 1 && plain.realignments.tried == 0)
+        #expect(realigned.logLikelihood > plain.logLikelihood + 0.1, "\(realigned.logLikelihood) vs \(plain.logLikelihood)")
+        func ari(_ fit: DGMMFit) throws -> Double {
+            let r = try fit.model.pathMixture().engine(backend: backend).evaluate(data, keepResponsibilities: true).responsibilities!
+            let k = shape.pathCount
+            return try adjustedRandIndex((0..<data.rows).map { n in (0..<k).max { r[n * k + $0] < r[n * k + $1] }! }, paths)
+        }
+        #expect(try ari(realigned) >= ari(plain))
+        // A checkpoint taken while a realignment is being judged resumes to the same model.
+        var checkpoints = [TrainingCheckpoint]()
+        _ = try trainer.train(data, shape: shape, control: TrainingControl(checkpointEvery: 23, save: { checkpoints.append($0) }))
+        let judging = checkpoints.filter { $0.state.doubles["realignment.replaced_log_likelihood"] != nil }
+        #expect(!judging.isEmpty)
+        for checkpoint in judging.prefix(2) + checkpoints.filter({ $0.epoch > 95 }).prefix(1) {
+            let resumed = try trainer.train(data, shape: shape, control: TrainingControl(resume: checkpoint))
+            #expect(resumed.model == realigned.model, "resumed at epoch \(checkpoint.epoch), batch \(checkpoint.batch)")
+        }
     }
 
     @Test("The same seed gives the same DGMM; of several restarts the best training log-likelihood is kept")

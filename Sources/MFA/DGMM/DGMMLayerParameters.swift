@@ -92,3 +92,27 @@ extension [DGMMLayerParameters] {
         return try MixtureModel(shape: pathShape, weights: weights, means: means, loadings: loadings, noiseVariances: noise)
     }
 }
+
+extension DGMMLayerParameters {
+    /// Layers into a strategy's state (float64, exact), as "\(prefix)layers.i.field".
+    static func save(_ layers: [DGMMLayerParameters], into state: inout StrategyState, prefix: String) {
+        for (i, layer) in layers.enumerated() {
+            for (name, field) in zip(names, fields) { state.doubles["\(prefix)layers.\(i + 1).\(name)"] = layer[keyPath: field] }
+        }
+    }
+
+    /// Layers that `save` wrote, checked against `shape`.
+    static func restore(_ shape: DGMMShape, from state: StrategyState, prefix: String) throws -> [DGMMLayerParameters] {
+        var layers = zeros(shape)
+        for i in layers.indices {
+            for (name, field) in zip(names, fields) {
+                let values = try state.doubles("\(prefix)layers.\(i + 1).\(name)")
+                guard values.count == layers[i][keyPath: field].count else {
+                    throw MFAError.shapeMismatch("the saved DGMM state does not fit \(shape)")
+                }
+                layers[i][keyPath: field] = values
+            }
+        }
+        return layers
+    }
+}

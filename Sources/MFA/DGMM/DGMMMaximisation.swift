@@ -41,22 +41,8 @@ struct DGMMMaximisation {
         for (path, t) in terms.enumerated() {
             let n = statistics.weights[path]
             guard n > 0 else { continue }
-            guard let root = SmallLinearAlgebra.cholesky(t.inner[1], order: r1) else {
-                throw MFAError.numerical("DGMM EM: path \(path)'s latent covariance is not positive definite")
-            }
-            // Level 1 from the path's latent u: z_1 = m_1 + C u.
-            let m1 = t.means[1]
-            let su = Array(statistics.latents[(path * r1)..<((path + 1) * r1)])
-            let sux = Array(statistics.cross[(path * r1 * d)..<((path + 1) * r1 * d)])
-            let suu = Array(statistics.second[(path * r1 * r1)..<((path + 1) * r1 * r1)])
+            var (first, second, cross) = try Self.layerOneMoments(statistics, terms: t, path: path, dimension: d, latent: r1)
             let s1 = Array(statistics.firsts[(path * d)..<((path + 1) * d)])
-            let cSu = SmallLinearAlgebra.product(root, su, r1, r1, 1)
-            var first = (0..<r1).map { n * m1[$0] + cSu[$0] }                       // Σ r E[z_1]
-            var cross = SmallLinearAlgebra.product(root, sux, r1, r1, d)           // Σ r E[z_1] xᵀ
-            for p in 0..<r1 { for j in 0..<d { cross[p * d + j] += m1[p] * s1[j] } }
-            var second = SmallLinearAlgebra.product(SmallLinearAlgebra.product(root, suu, r1, r1, r1),
-                                                    SmallLinearAlgebra.transpose(root, r1, r1), r1, r1, r1)
-            for p in 0..<r1 { for q in 0..<r1 { second[p * r1 + q] += n * m1[p] * m1[q] + m1[p] * cSu[q] + cSu[p] * m1[q] } }
             add(layer: 0, component: t.choices[0], weight: n, latentFirst: first, latentSecond: second, cross: cross,
                 inputFirst: s1, inputSquares: Array(statistics.squares[(path * d)..<((path + 1) * d)]))
             // Deeper levels: z_{i+1} given z_i.
@@ -95,6 +81,29 @@ struct DGMMMaximisation {
                 (first, second, cross) = (nextFirst, nextSecond, nextCross)
             }
         }
+    }
+
+    /// Path `path`'s expected layer-1 latent sums from the engine's EM sums: Σ r E[z_1],
+    /// Σ r E[z_1 z_1ᵀ] and Σ r E[z_1] xᵀ (z_1 = m_1 + C u, C Cᵀ = S_1), in `terms`' coordinates.
+    static func layerOneMoments(_ statistics: OnlineEMStatistics, terms t: PathTerms, path: Int, dimension d: Int,
+                                latent r1: Int) throws -> (first: [Double], second: [Double], cross: [Double]) {
+        let n = statistics.weights[path]
+        guard let root = SmallLinearAlgebra.cholesky(t.inner[1], order: r1) else {
+            throw MFAError.numerical("DGMM EM: path \(path)'s latent covariance is not positive definite")
+        }
+        let m1 = t.means[1]
+        let su = Array(statistics.latents[(path * r1)..<((path + 1) * r1)])
+        let sux = Array(statistics.cross[(path * r1 * d)..<((path + 1) * r1 * d)])
+        let suu = Array(statistics.second[(path * r1 * r1)..<((path + 1) * r1 * r1)])
+        let s1 = Array(statistics.firsts[(path * d)..<((path + 1) * d)])
+        let cSu = SmallLinearAlgebra.product(root, su, r1, r1, 1)
+        let first = (0..<r1).map { n * m1[$0] + cSu[$0] }
+        var cross = SmallLinearAlgebra.product(root, sux, r1, r1, d)
+        for p in 0..<r1 { for j in 0..<d { cross[p * d + j] += m1[p] * s1[j] } }
+        var second = SmallLinearAlgebra.product(SmallLinearAlgebra.product(root, suu, r1, r1, r1),
+                                                SmallLinearAlgebra.transpose(root, r1, r1), r1, r1, r1)
+        for p in 0..<r1 { for q in 0..<r1 { second[p * r1 + q] += n * m1[p] * m1[q] + m1[p] * cSu[q] + cSu[p] * m1[q] } }
+        return (first, second, cross)
     }
 
     private mutating func add(layer i: Int, component g: Int, weight n: Double, latentFirst: [Double], latentSecond: [Double],

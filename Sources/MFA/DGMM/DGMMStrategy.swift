@@ -22,6 +22,8 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     let logNoiseFloor: Double
     let totalSteps: Int
     let exactEpochs: Int
+    /// Whether converged EM epochs try realigning layer 1's components (`Realignment`).
+    let realigns: Bool
     var firstMoment: [DGMMLayerParameters]
     var secondMoment: [DGMMLayerParameters]
     public private(set) var stepCount = 0
@@ -48,10 +50,16 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// True in an exact EM epoch: the pass's sums, and the path mixture they are taken under.
     private(set) var polishing = false
     private var pass: EMStatistics
+    /// The exact EM pass's log-likelihood so far (this process's rows).
+    private var passLogLikelihood = 0.0
+    /// Realignment proposals between converged EM epochs (`GroupAlignment`).
+    private(set) var realignment = Realignment()
+    /// How many realignments this run kept, of how many it tried.
+    public var realignments: (kept: Int, tried: Int) { (realignment.kept, realignment.tried) }
     private var passModel: (mixture: MixtureModel, canonical: PrecisionParameters, eigenvalues: [Float])?
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
-         annealing: Annealing, logNoiseFloor: Double, totalSteps: Int, exactEpochs: Int = 0) {
+         annealing: Annealing, logNoiseFloor: Double, totalSteps: Int, exactEpochs: Int = 0, realigns: Bool = true) {
         self.engine = engine
         self.shape = shape
         self.parameters = parameters
@@ -60,6 +68,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         self.logNoiseFloor = logNoiseFloor
         self.totalSteps = totalSteps
         self.exactEpochs = exactEpochs
+        self.realigns = realigns
         pass = EMStatistics(shape: engine.shape)
         firstMoment = DGMMLayerParameters.zeros(shape)
         secondMoment = firstMoment
@@ -91,6 +100,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     public func beginEpoch(_ epoch: Int) throws {
         polishing = epoch > options.epochs - exactEpochs
         pass = EMStatistics(shape: engine.shape)
+        passLogLikelihood = 0
         if polishing { try loadPass() }
     }
 
@@ -123,6 +133,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         if temperature > 1 { try engine.temperResponsibilities(temperature) }
         if polishing {
             pass.count += engine.rows
+            passLogLikelihood += logLikelihood
             try engine.accumulate(into: &pass)
         } else {
             try gradient.add(engine)
@@ -147,7 +158,26 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
                                                 canonical: passModel.canonical, eigenvalues: passModel.eigenvalues)
         var maximisation = DGMMMaximisation(shape: shape)
         try maximisation.add(statistics, terms: terms)
-        parameters = try maximisation.maximise(parameters, logNoiseFloor: logNoiseFloor, rows: pass.count)
+        let next = try maximisation.maximise(parameters, logNoiseFloor: logNoiseFloor, rows: pass.count)
+        var total = [passLogLikelihood]
+        if reducer.processes > 1 { try reducer.sum(&total) }
+        let action = realigns ? realignment.decide(logLikelihood: total[0] / Double(max(pass.count, 1)),
+                                                   remaining: options.epochs - epoch, components: shape.components[0], next: next)
+                              : .maximise
+        switch action {
+        case .maximise, .keep:
+            parameters = next
+        case .restore(let layers):
+            parameters = layers
+        case .propose(let reference):
+            let alignment = try GroupAlignment(shape: shape, statistics: statistics, terms: terms, rows: pass.count)
+            if let layers = alignment.aligned(parameters, reference: reference) {
+                parameters = layers
+            } else {
+                realignment.withdraw()
+                parameters = next
+            }
+        }
         return 0
     }
 
@@ -220,39 +250,28 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// The layers and both moments (float64, exact), the step and the rate factor; in an exact EM
     /// epoch, its pass's sums so far.
     public func save() throws -> StrategyState {
-        var doubles = [String: [Double]]()
-        for (prefix, layers) in [("", parameters), ("first.", firstMoment), ("second.", secondMoment)] {
-            for (i, layer) in layers.enumerated() {
-                for (name, field) in zip(DGMMLayerParameters.names, DGMMLayerParameters.fields) {
-                    doubles["\(prefix)layers.\(i + 1).\(name)"] = layer[keyPath: field]
-                }
-            }
-        }
-        var state = StrategyState(floats: ["learning_rate_factor": [learningRateFactor]], doubles: doubles,
+        var state = StrategyState(floats: ["learning_rate_factor": [learningRateFactor]],
                                   integers: ["step": stepCount, "polishing": polishing ? 1 : 0])
-        if polishing { pass.save(into: &state, prefix: "pass") }
+        for (prefix, layers) in [("", parameters), ("first.", firstMoment), ("second.", secondMoment)] {
+            DGMMLayerParameters.save(layers, into: &state, prefix: prefix)
+        }
+        realignment.save(into: &state)
+        if polishing {
+            pass.save(into: &state, prefix: "pass")
+            state.doubles["pass.log_likelihood"] = [passLogLikelihood]
+        }
         return state
     }
 
     public func restore(_ state: StrategyState) throws {
-        func layers(_ prefix: String) throws -> [DGMMLayerParameters] {
-            var layers = DGMMLayerParameters.zeros(shape)
-            for i in layers.indices {
-                for (name, field) in zip(DGMMLayerParameters.names, DGMMLayerParameters.fields) {
-                    let values = try state.doubles("\(prefix)layers.\(i + 1).\(name)")
-                    guard values.count == layers[i][keyPath: field].count else {
-                        throw MFAError.shapeMismatch("the saved DGMM state does not fit \(shape)")
-                    }
-                    layers[i][keyPath: field] = values
-                }
-            }
-            return layers
-        }
+        func layers(_ prefix: String) throws -> [DGMMLayerParameters] { try DGMMLayerParameters.restore(shape, from: state, prefix: prefix) }
         (parameters, firstMoment, secondMoment) = (try layers(""), try layers("first."), try layers("second."))
         stepCount = try state.integer("step")
         learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
         polishing = state.integers["polishing"] == 1
+        realignment = try Realignment(state, shape: shape)
         pass = EMStatistics(shape: engine.shape)
+        passLogLikelihood = state.doubles["pass.log_likelihood"]?.first ?? 0
         if polishing {  // resumed inside an EM epoch, perhaps after its last batch: its model again
             try pass.restore(from: state, prefix: "pass")
             try loadPass()

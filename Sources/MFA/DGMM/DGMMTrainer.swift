@@ -13,6 +13,8 @@ public struct DGMMFit: Sendable {
     /// tempering, backward); the rest is host work on the layers.
     public var seconds: Double
     public var engineSeconds: Double
+    /// Realignments of layer 1's components (`Realignment`) kept, and tried, over all restarts.
+    public var realignments: (kept: Int, tried: Int)
 }
 
 /// The entry point of DGMM training (`DGMMStrategy` in `TrainingLoop`): random restarts drawn
@@ -25,12 +27,16 @@ public struct DGMMTrainer<B: Backend> {
     public let annealing: Annealing
     /// The last epochs that are exact EM iterations (`DGMMStrategy`), at most `options.epochs`.
     public let exactEpochs: Int
+    /// Whether converged exact EM epochs try realigning layer 1's components (`Realignment`).
+    public let realigns: Bool
 
-    public init(backend: B, options: TrainingOptions, annealing: Annealing = Annealing(), exactEpochs: Int = 0) {
+    public init(backend: B, options: TrainingOptions, annealing: Annealing = Annealing(), exactEpochs: Int = 0,
+                realigns: Bool = true) {
         self.backend = backend
         self.options = options
         self.annealing = annealing
         self.exactEpochs = exactEpochs
+        self.realigns = realigns
     }
 
     public func train<S: SampleSource>(_ data: S, shape: DGMMShape, validation: (any SampleSource)? = nil,
@@ -77,12 +83,14 @@ public struct DGMMTrainer<B: Backend> {
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,
                 logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),
-                totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity), exactEpochs: exactEpochs))
+                totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity), exactEpochs: exactEpochs,
+                realigns: realigns))
             return strategies.last!
         }, progress: progress, failed: failed)
         return DGMMFit(model: outcome.result, logLikelihood: outcome.best.logLikelihood, restart: outcome.best.restart,
                        restarts: outcome.restarts, seconds: seconds(ContinuousClock.now - began),
-                       engineSeconds: strategies.reduce(0) { $0 + $1.engineSeconds })
+                       engineSeconds: strategies.reduce(0) { $0 + $1.engineSeconds },
+                       realignments: strategies.reduce((0, 0)) { ($0.0 + $1.realignments.kept, $0.1 + $1.realignments.tried) })
     }
 
     func identity(_ shape: DGMMShape, from: DGMMModel?) -> RunIdentity {
@@ -91,6 +99,7 @@ public struct DGMMTrainer<B: Backend> {
         settings["temperature"] = String(annealing.initialTemperature)
         settings["anneal_fraction"] = String(annealing.fraction)
         settings["em_epochs"] = String(exactEpochs)
+        settings["realign"] = String(realigns)
         settings["from"] = from.map { model in fingerprint(of: model.layers.flatMap { $0.weights + $0.means + $0.loadings + $0.noiseVariances }) } ?? "none"
         return RunIdentity(algorithm: "dgmm", settings: settings, backend: backend.name)
     }
