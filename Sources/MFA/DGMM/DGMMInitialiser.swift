@@ -7,18 +7,18 @@ import Foundation
 /// they model, equal weights. The loadings of layer 1 are then scaled so that the factors explain
 /// about half of each path's variance.
 enum DGMMInitialiser {
-    static func random<S: SampleSource>(_ shape: DGMMShape, data: S, origin: [Float], scale: Float, variance: [Double],
-                                        noiseFloor: Double, centres: [Float]? = nil,
+    static func random<S: SampleSource>(_ shape: DGMMShape, data: S, variance: [Double],
+                                        units: DGMMUnits, centres: [Float]? = nil,
                                         random: inout RandomGenerator) throws -> [DGMMLayerParameters] {
         let d = shape.dimension
         var layers = DGMMLayerParameters.zeros(shape)
         if let centres {
-            for p in 0..<(shape.components[0] * d) { layers[0].means[p] = Double((centres[p] - origin[p % d]) / scale) }
+            for p in 0..<(shape.components[0] * d) { layers[0].means[p] = Double(centres[p]) }
         } else {
             let rows = Initialiser.distinctIndices(shape.components[0], from: data.rows, random: &random)
             let samples = try data.gathering(rows: rows)
             for g in rows.indices {
-                for j in 0..<d { layers[0].means[g * d + j] = Double((samples[g, j] - origin[j]) / scale) }
+                for j in 0..<d { layers[0].means[g * d + j] = Double(samples[g, j]) }
             }
         }
         for i in 0..<shape.layers {
@@ -27,7 +27,7 @@ enum DGMMInitialiser {
             let spread = 1 / Double(r).squareRoot()
             layers[i].loadings = (0..<(g * n * r)).map { _ in spread * random.normal() }
             // A constant column has no variance to halve: its noise starts at the floor.
-            layers[i].logNoise = (0..<(g * n)).map { Foundation.log(max(0.5 * (i == 0 ? variance[$0 % n] : 1), noiseFloor)) }
+            layers[i].logNoise = (0..<(g * n)).map { max(Foundation.log(0.5 * (i == 0 ? variance[$0 % n] : 1)), units.logFloor(layer: i, index: $0)) }
         }
         // Λ_1 S_2 Λ_1ᵀ has mean diagonal ≈ tr(S_2)/r_1 (entries of Λ_1 have variance 1/r_1): scale
         // Λ_1 so that it is half of the data's mean variance, 1.
@@ -64,8 +64,16 @@ struct WhitenedColumns<Base: SampleSource>: SampleSource {
     var rows: Int { base.rows }
     var columns: Int { base.columns }
 
+    var blockRows: Int? { base.blockRows }
+    func release(_ range: Range<Int>) { base.release(range) }
+
     func copyRow(_ index: Int, into target: UnsafeMutablePointer<Float>) throws {
         try base.copyRow(index, into: target)
         for j in 0..<columns { target[j] = Float((Double(target[j]) - mean[j]) / deviation[j]) }
+    }
+
+    func copyRow(_ index: Int, intoDoubles target: UnsafeMutablePointer<Double>) throws {
+        try base.copyRow(index, intoDoubles: target)
+        for j in 0..<columns { target[j] = (target[j] - mean[j]) / deviation[j] }
     }
 }

@@ -116,3 +116,39 @@ extension DGMMLayerParameters {
         return layers
     }
 }
+
+/// Where training's coordinates sit in the data's: x = origin + deviation ∘ x' per column (DGMM
+/// training whitens every column, which keeps layer 1's noise diagonal: η, Λ rows and ψ scale by
+/// σ_j, σ_j and σ_j²), and the variance floors there.
+public struct DGMMUnits: Sendable {
+    public var origin: [Double]
+    public var deviation: [Double]
+    /// log σ²_min in training's units: per column for layer 1 (σ²_min/σ_j²), one value for the
+    /// deeper layers' latent units.
+    public var inputLogFloor: [Double]
+    public var deeperLogFloor: Double
+
+    /// Σ_j log σ_j: a log-density in training's units less this is one in the data's.
+    public var logJacobian: Double { deviation.reduce(0) { $0 + Foundation.log($1) } }
+
+    public func logFloor(layer i: Int, index p: Int) -> Double { i == 0 ? inputLogFloor[p % inputLogFloor.count] : deeperLogFloor }
+
+    /// The data's own units, unfloored (for evaluating a model as it is).
+    public static func identity(dimension d: Int) -> DGMMUnits {
+        DGMMUnits(origin: [Double](repeating: 0, count: d), deviation: [Double](repeating: 1, count: d),
+                  inputLogFloor: [Double](repeating: -.infinity, count: d), deeperLogFloor: -.infinity)
+    }
+}
+
+extension [DGMMLayerParameters] {
+    /// Layer 1 carried into the coordinates x = origin + scale ∘ x' (float64; the deeper layers
+    /// are latent and do not change).
+    func transformed(_ shape: DGMMShape, origin: [Double], scale: [Double]) -> [DGMMLayerParameters] {
+        var layers = self
+        let (n, r) = (shape.dimension, shape.latent[0])
+        for p in layers[0].means.indices { layers[0].means[p] = origin[p % n] + scale[p % n] * layers[0].means[p] }
+        for p in layers[0].loadings.indices { layers[0].loadings[p] *= scale[p / r % n] }
+        for p in layers[0].logNoise.indices { layers[0].logNoise[p] += 2 * Foundation.log(scale[p % n]) }
+        return layers
+    }
+}

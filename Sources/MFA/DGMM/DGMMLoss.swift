@@ -7,7 +7,7 @@ extension DGMMModel {
         let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: data.rows,
                                        origin: [Float](repeating: 0, count: shape.dimension))
         let session = DGMMStrategy(engine: engine, shape: shape, parameters: DGMMLayerParameters.of(self),
-                                  options: TrainingOptions(), annealing: .off, logNoiseFloor: -.infinity, totalSteps: 1)
+                                  options: TrainingOptions(), annealing: .off, units: .identity(dimension: shape.dimension), totalSteps: 1)
         try engine.loadBatch(data, rows: 0..<data.rows)
         let terms = session.parameters.pathTerms(shape)
         try session.load(terms)

@@ -129,7 +129,7 @@ struct DGMMMaximisation {
     /// floored; the logits are log N_g. A component with the weight of fewer than r + 1 of the
     /// `rows` keeps its parameters (too little data determine its loadings). A moment matrix that
     /// round-off left indefinite is ridged (`solvePositiveDefinite`).
-    func maximise(_ current: [DGMMLayerParameters], logNoiseFloor: Double, rows: Int) throws -> [DGMMLayerParameters] {
+    func maximise(_ current: [DGMMLayerParameters], floor: (_ layer: Int, _ index: Int) -> Double, rows: Int) throws -> [DGMMLayerParameters] {
         var next = current
         for i in 0..<shape.layers {
             let (components, input, r) = (shape.components[i], shape.inputDimension(layer: i), shape.latent[i])
@@ -147,14 +147,15 @@ struct DGMMMaximisation {
                 // Below layer 1, ψ is floored relative to the component's E[z∘z] as well: S_i =
                 // Λ S Λᵀ + Ψ must stay factorable in float64 where Λ S Λᵀ is rank-deficient.
                 let meanSquare = (0..<input).reduce(0.0) { $0 + squares[i][g * input + $1] } / (Double(input) * weights[i][g])
-                let floor = i == 0 ? logNoiseFloor : max(logNoiseFloor, Foundation.log(max(relativeFloor * meanSquare, .leastNormalMagnitude)))
+                let relative = i == 0 ? -Double.infinity : Foundation.log(max(relativeFloor * meanSquare, .leastNormalMagnitude))
                 for j in 0..<input {
                     var explained = 0.0
                     for p in 0..<m { explained += w[p * input + j] * bG[p * input + j] }
                     for p in 0..<r { next[i].loadings[(g * input + j) * r + p] = w[p * input + j] }
                     next[i].means[g * input + j] = w[r * input + j]
                     let variance = (squares[i][g * input + j] - explained) / weights[i][g]
-                    next[i].logNoise[g * input + j] = max(variance > 0 ? Foundation.log(variance) : -.infinity, floor)
+                    next[i].logNoise[g * input + j] = max(variance > 0 ? Foundation.log(variance) : -.infinity,
+                                                          floor(i, g * input + j), relative)
                 }
             }
         }

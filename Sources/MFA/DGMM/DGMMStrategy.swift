@@ -18,8 +18,8 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     public private(set) var parameters: [DGMMLayerParameters]
     let options: TrainingOptions
     let annealing: Annealing
-    /// log of σ²_min in standardised units: no layer's noise variance falls below it.
-    let logNoiseFloor: Double
+    /// Training's coordinates in the data's, and the variance floors there.
+    let units: DGMMUnits
     let totalSteps: Int
     let exactEpochs: Int
     /// Whether converged EM epochs try realigning layer 1's components (`Realignment`).
@@ -59,13 +59,13 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     private var passModel: (mixture: MixtureModel, canonical: PrecisionParameters, eigenvalues: [Float])?
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
-         annealing: Annealing, logNoiseFloor: Double, totalSteps: Int, exactEpochs: Int = 0, realigns: Bool = true) {
+         annealing: Annealing, units: DGMMUnits, totalSteps: Int, exactEpochs: Int = 0, realigns: Bool = true) {
         self.engine = engine
         self.shape = shape
         self.parameters = parameters
         self.options = options
         self.annealing = annealing
-        self.logNoiseFloor = logNoiseFloor
+        self.units = units
         self.totalSteps = totalSteps
         self.exactEpochs = exactEpochs
         self.realigns = realigns
@@ -127,7 +127,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         let began = ContinuousClock.now
         defer { engineSeconds += seconds(ContinuousClock.now - began) }
         try engine.forward()
-        let logLikelihood = try engine.readLogDensity().reduce(0, +)
+        let logLikelihood = try engine.readLogDensity().reduce(0, +) - Double(engine.rows) * units.logJacobian
         guard logLikelihood.isFinite else { return logLikelihood }
         let temperature = annealing.temperature(step: stepCount, total: totalSteps)
         if temperature > 1 { try engine.temperResponsibilities(temperature) }
@@ -158,7 +158,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
                                                 canonical: passModel.canonical, eigenvalues: passModel.eigenvalues)
         var maximisation = DGMMMaximisation(shape: shape)
         try maximisation.add(statistics, terms: terms)
-        let next = try maximisation.maximise(parameters, logNoiseFloor: logNoiseFloor, rows: pass.count)
+        let next = try maximisation.maximise(parameters, floor: units.logFloor, rows: pass.count)
         var total = [passLogLikelihood]
         if reducer.processes > 1 { try reducer.sum(&total) }
         let action = realigns ? realignment.decide(logLikelihood: total[0] / Double(max(pass.count, 1)),
@@ -238,7 +238,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
                     }
                 }
             }
-            for p in parameters[i].logNoise.indices { parameters[i].logNoise[p] = max(parameters[i].logNoise[p], logNoiseFloor) }
+            for p in parameters[i].logNoise.indices { parameters[i].logNoise[p] = max(parameters[i].logNoise[p], units.logFloor(layer: i, index: p)) }
         }
     }
 
@@ -278,10 +278,14 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         }
     }
 
-    public func meanLogLikelihood(_ data: any SampleSource) throws -> Double { try loadParameters().meanLogLikelihood(data) }
+    /// In the data's units (`data` in training's).
+    public func meanLogLikelihood(_ data: any SampleSource) throws -> Double {
+        try loadParameters().meanLogLikelihood(data) - units.logJacobian
+    }
 
+    /// In the data's units, carried there in float64.
     public func result() throws -> DGMMModel {
-        try parameters.model(shape).transformed(origin: engine.origin, scale: [Float](repeating: engine.scale, count: shape.dimension))
+        try parameters.transformed(shape, origin: units.origin, scale: units.deviation).model(shape)
     }
 
     public func encode(_ result: DGMMModel) -> StrategyState {

@@ -60,29 +60,37 @@ public struct DGMMTrainer<B: Backend> {
         try Standardisation.requireModelFits(variance: moments.variance)
         if let note = Standardisation.outlierNote(outliers, farthest: farthest) { control.note(note) }
         if let note = Standardisation.storageNote(moments) { control.note(note) }
-        let scale = Standardisation.scale(variance: moments.variance)
+        // Every column whitened (exact for layer 1's diagonal noise); the deeper layers' floor is
+        // σ²_min over the mean variance, as in the single-scale units this replaced.
+        let d = shape.dimension
+        let deviation = moments.variance.map { $0 > 0 ? $0.squareRoot() : 1 }
+        let meanVariance = Standardisation.scale(variance: moments.variance)
+        let units = DGMMUnits(origin: moments.mean, deviation: deviation,
+                              inputLogFloor: deviation.map { Foundation.log(options.minVariance / ($0 * $0)) },
+                              deeperLogFloor: Foundation.log(options.minVariance / (meanVariance * meanVariance)))
+        let whitened = WhitenedColumns(base: data, mean: moments.mean, deviation: deviation)
+        func whiten(_ source: some SampleSource) -> any SampleSource { WhitenedColumns(base: source, mean: moments.mean, deviation: deviation) }
+        let whitenedValidation = validation.map { whiten($0) }
+        let whitenedVariance = moments.variance.map { $0 > 0 ? 1.0 : 0 }
         let engine = try MixtureEngine(backend: backend, shape: try shape.pathShape, capacity: min(options.batchSize, data.rows),
-                                       origin: moments.mean.map(Float.init), scale: Float(scale))
-        let standardVariance = moments.variance.map { $0 / (scale * scale) }
+                                       origin: [Float](repeating: 0, count: d), scale: 1)
         let loop = TrainingLoop(epochs: options.epochs, tolerance: options.tolerance, restarts: options.restarts,
                                 seed: options.seed, batchSize: options.batchSize, control: control)
         let began = ContinuousClock.now
         var strategies = [DGMMStrategy<B>]()
-        let outcome = try loop.run(data, validation: validation, identity: identity(shape, from: from), start: { _, random in
-            // x' = (x − origin)/s is the affine map x ↦ −origin/s + x/s.
+        let outcome = try loop.run(whitened, validation: whitenedValidation, identity: identity(shape, from: from), start: { _, random in
             let start = try from.map { model in
-                DGMMLayerParameters.of(try model.transformed(origin: engine.origin.map { -$0 / engine.scale },
-                                                             scale: [Float](repeating: 1 / engine.scale, count: shape.dimension)))
+                DGMMLayerParameters.of(model).transformed(shape, origin: (0..<d).map { -units.origin[$0] / deviation[$0] },
+                                                          scale: deviation.map { 1 / $0 })
             } ?? DGMMInitialiser.random(
-                shape, data: data, origin: engine.origin, scale: engine.scale, variance: standardVariance,
-                noiseFloor: options.minVariance / (scale * scale),
+                shape, data: whitened, variance: whitenedVariance, units: units,
                 centres: options.initialisation == .kmeansPlusPlus
-                    ? try DGMMInitialiser.kmeansCentres(data, components: shape.components[0], moments: moments, options: options,
-                                                        random: &random) : nil,
+                    ? try DGMMInitialiser.kmeansCentres(whitened, components: shape.components[0],
+                                                        moments: ([Double](repeating: 0, count: d), whitenedVariance),
+                                                        options: options, random: &random) : nil,
                 random: &random)
             strategies.append(DGMMStrategy(
-                engine: engine, shape: shape, parameters: start, options: options, annealing: annealing,
-                logNoiseFloor: Foundation.log(options.minVariance / (scale * scale)),
+                engine: engine, shape: shape, parameters: start, options: options, annealing: annealing, units: units,
                 totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity), exactEpochs: exactEpochs,
                 realigns: realigns))
             return strategies.last!
