@@ -91,8 +91,15 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         do {
             return try parameters.pathMixture(shape, terms: terms)
         } catch MFAError.nonFiniteInput(let message) {
-            throw MFAError.numerical("the layers' path mixture is not finite (\(message))")
+            throw MFAError.numerical("the layers' path mixture is not finite (\(message))" + precisionHint)
+        } catch MFAError.numerical(let message) {
+            throw MFAError.numerical(message + precisionHint)
         }
+    }
+
+    /// Where the passes are float32, layers that lost definiteness most likely lost it to their sums.
+    private var precisionHint: String {
+        engine.backend.keepsDoubles ? "" : " (float32 passes lose such layers to round-off on data of a wide range: try --precision float64)"
     }
 
     /// An exact EM epoch sums its whole pass under one model, loaded here (the layers change at

@@ -72,6 +72,13 @@ public struct TrainingLoop {
                 let resume = restart == control.resume?.restart ? control.resume : nil
                 let end = try train(strategy, data, validation: validation, restart: restart, random: random,
                                     resume: resume, run: &run, progress: progress)
+                // Above the ceiling that the variance floor sets, the figure is round-off, not a fit.
+                guard end.logLikelihood <= strategy.logLikelihoodCeiling else {
+                    throw MFAError.numerical(String(
+                        format: "its final log-likelihood, %.4g per sample, exceeds the %.4g that the variance floor allows: "
+                            + "round-off (float32 passes on data of a wide range: try --precision float64)",
+                        end.logLikelihood, strategy.logLikelihoodCeiling))
+                }
                 run.summaries.append(RestartSummary(restart: restart, logLikelihood: end.logLikelihood, error: nil))
                 if run.best.map({ end.logLikelihood > $0.logLikelihood }) ?? true {
                     bestResult = try strategy.result()
