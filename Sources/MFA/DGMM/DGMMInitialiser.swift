@@ -1,6 +1,6 @@
 import Foundation
 
-/// Random starting points for DGMM training, in standardised units (data with mean 0 and mean
+/// Random starting points for DGMM training, in its whitened units (every column with mean 0 and
 /// variance 1): layer-1 means at random samples (or at k-means++ centres, `kmeansCentres`),
 /// deeper means and all loadings standard normal
 /// (scaled by 1/√r so each layer keeps its input's scale), noise variances at half the variance

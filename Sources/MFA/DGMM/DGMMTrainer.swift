@@ -61,13 +61,13 @@ public struct DGMMTrainer<B: Backend> {
         if let note = Standardisation.outlierNote(outliers, farthest: farthest) { control.note(note) }
         if let note = Standardisation.storageNote(moments) { control.note(note) }
         // Every column whitened (exact for layer 1's diagonal noise); the deeper layers' floor is
-        // σ²_min over the mean variance, as in the single-scale units this replaced.
+        // σ²_min/s² with s² the mean variance, as in the single-scale units this replaced.
         let d = shape.dimension
         let deviation = moments.variance.map { $0 > 0 ? $0.squareRoot() : 1 }
-        let meanVariance = Standardisation.scale(variance: moments.variance)
+        let scale = Standardisation.scale(variance: moments.variance)
         let units = DGMMUnits(origin: moments.mean, deviation: deviation,
                               inputLogFloor: deviation.map { Foundation.log(options.minVariance / ($0 * $0)) },
-                              deeperLogFloor: Foundation.log(options.minVariance / (meanVariance * meanVariance)))
+                              deeperLogFloor: Foundation.log(options.minVariance / (scale * scale)))
         let whitened = WhitenedColumns(base: data, mean: moments.mean, deviation: deviation)
         func whiten(_ source: some SampleSource) -> any SampleSource { WhitenedColumns(base: source, mean: moments.mean, deviation: deviation) }
         let whitenedValidation = validation.map { whiten($0) }

@@ -6,7 +6,7 @@ import Foundation
 /// converges again (or the epochs end); the realigned model is kept only if it then beats the
 /// converged one, which is otherwise restored. References rotate through the layer-1 components
 /// (most clusters first) until each has been tried without a gain since the last kept one.
-struct Realignment: Equatable {
+struct Realignment {
     /// An epoch that gains less than this (nats per sample) ends EM's climb.
     static let convergence = 1e-3
     /// A proposal needs at least this many EM epochs left to climb in.
@@ -50,11 +50,6 @@ struct Realignment: Equatable {
     mutating func withdraw() {
         if let replaced { (self.replaced, previous) = (nil, replaced.logLikelihood) }
         (tried, fruitless) = (tried - 1, fruitless + 1)
-    }
-
-    static func == (a: Realignment, b: Realignment) -> Bool {
-        a.replaced?.layers == b.replaced?.layers && a.replaced?.logLikelihood == b.replaced?.logLikelihood
-            && a.previous == b.previous && a.fruitless == b.fruitless && a.kept == b.kept && a.tried == b.tried
     }
 }
 
