@@ -120,21 +120,26 @@ extension DGMMLayerParameters {
 /// Where training's coordinates sit in the data's: x = origin + deviation ∘ x' per column (DGMM
 /// training whitens every column, which keeps layer 1's noise diagonal: η, Λ rows and ψ scale by
 /// σ_j, σ_j and σ_j²), and the variance floors there.
-public struct DGMMUnits: Sendable {
-    public var origin: [Double]
-    public var deviation: [Double]
+struct DGMMUnits {
+    let origin: [Double]
+    let deviation: [Double]
     /// log σ²_min in training's units: per column for layer 1 (σ²_min/σ_j²), one value for the
     /// deeper layers' latent units.
-    public var inputLogFloor: [Double]
-    public var deeperLogFloor: Double
+    let inputLogFloor: [Double]
+    let deeperLogFloor: Double
+    /// Σ_j log σ_j: a log-density in training's units less this is one in the data's (every batch
+    /// subtracts it, so it is kept, not summed again).
+    let logJacobian: Double
 
-    /// Σ_j log σ_j: a log-density in training's units less this is one in the data's.
-    public var logJacobian: Double { deviation.reduce(0) { $0 + Foundation.log($1) } }
+    init(origin: [Double], deviation: [Double], inputLogFloor: [Double], deeperLogFloor: Double) {
+        (self.origin, self.deviation, self.inputLogFloor, self.deeperLogFloor) = (origin, deviation, inputLogFloor, deeperLogFloor)
+        logJacobian = deviation.reduce(0) { $0 + Foundation.log($1) }
+    }
 
-    public func logFloor(layer i: Int, index p: Int) -> Double { i == 0 ? inputLogFloor[p % inputLogFloor.count] : deeperLogFloor }
+    func logFloor(layer i: Int, index p: Int) -> Double { i == 0 ? inputLogFloor[p % inputLogFloor.count] : deeperLogFloor }
 
     /// The data's own units, unfloored (for evaluating a model as it is).
-    public static func identity(dimension d: Int) -> DGMMUnits {
+    static func identity(dimension d: Int) -> DGMMUnits {
         DGMMUnits(origin: [Double](repeating: 0, count: d), deviation: [Double](repeating: 1, count: d),
                   inputLogFloor: [Double](repeating: -.infinity, count: d), deeperLogFloor: -.infinity)
     }
