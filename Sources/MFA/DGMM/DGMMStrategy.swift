@@ -20,6 +20,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     let annealing: Annealing
     /// Training's coordinates in the data's, and the variance floors there.
     let units: DGMMUnits
+    /// The gradient steps (annealing and the learning-rate schedule span them; exact EM epochs follow).
     let totalSteps: Int
     let exactEpochs: Int
     /// Whether converged EM epochs try realigning layer 1's components (`Realignment`).

@@ -77,6 +77,9 @@ public struct DGMMTrainer<B: Backend> {
         let loop = TrainingLoop(epochs: options.epochs, tolerance: options.tolerance, restarts: options.restarts,
                                 seed: options.seed, batchSize: options.batchSize, control: control)
         let began = ContinuousClock.now
+        // Annealing and the learning-rate schedule span the gradient steps only, so that they run
+        // their course before the exact EM epochs whatever their number.
+        let gradientSteps = (options.epochs - exactEpochs) * ((data.rows + engine.capacity - 1) / engine.capacity)
         var strategies = [DGMMStrategy<B>]()
         let outcome = try loop.run(whitened, validation: whitenedValidation, identity: identity(shape, from: from), start: { _, random in
             let start = try from.map { model in
@@ -91,7 +94,7 @@ public struct DGMMTrainer<B: Backend> {
                 random: &random)
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing, units: units,
-                totalSteps: options.epochs * ((data.rows + engine.capacity - 1) / engine.capacity), exactEpochs: exactEpochs,
+                totalSteps: gradientSteps, exactEpochs: exactEpochs,
                 realigns: realigns))
             return strategies.last!
         }, progress: progress, failed: failed)
