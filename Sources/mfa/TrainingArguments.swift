@@ -32,7 +32,7 @@ struct InitChoice: ExpressibleByArgument {
 
 /// The options of gradient training that `train`, `select` and `dgmm train` share.
 struct OptimiserArguments: ParsableArguments {
-    @Option(help: "The most passes over the training data (default 22 for online-em, of which the last is one exact EM step; 20 for sgd; 100 for em; 300 for dgmm train).")
+    @Option(help: "The most passes over the training data (default 22 for online-em, of which the last is one exact EM step; 20 for sgd; 100 for em; 600 for dgmm train, two thirds of them exact EM).")
     var epochs: Int?
 
     @Option(help: "Independent starts (scikit-learn's n_init); the one with the best final training log-likelihood is kept. Validation data never choose.")

@@ -98,7 +98,7 @@ import Testing
         let simulated = try Tool.run(["simulate", "dgmm", "-c", "3,2", "-l", "3,1", "-d", "6", "--count", "1500", "--separation", "6",
                                       "-o", workspace["x.npy"], "--labels", workspace["paths.npy"]])
         #expect(simulated.status == 0, "\(simulated.stderr)")
-        let trained = try Tool.run(["dgmm", "train", workspace["x.npy"], "-c", "3,2", "-l", "3,1", "--init", "kmeans++", "--epochs", "60",
+        let trained = try Tool.run(["dgmm", "train", workspace["x.npy"], "-c", "3,2", "-l", "3,1", "--init", "kmeans++", "--epochs", "150",
                                     "--restarts", "2", "--backend", "cpu", "-o", workspace["m.safetensors"]])
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(try Tool.run(["predict", workspace["m.safetensors"], workspace["x.npy"], "-o", workspace["p.npy"]]).status == 0)
