@@ -5,8 +5,8 @@
 # per seed; `dgmm train --restarts 5` with the variance floor lowered to 1e-12, in float32 and
 # float64. Prints per seed: the truth's and the fit's mean log-likelihood (scored exactly) and
 # the MAP-path ARI; then the medians. ~15 minutes on 2 cores.   SEEDS="1 2 3" scripts/dgmm-range.sh
-# PRECISIONS="float64" runs one precision; EXTRA="--em-epochs 50" adds options to every fit (README's
-# realigned table: PRECISIONS=float64 EXTRA="--init kmeans++ --em-epochs 100").
+# PRECISIONS="float64" runs one precision (README's table, with the defaults); EXTRA="--em-epochs 50"
+# adds options to every fit.
 # SCALE=480 stretches every column about its mean by that factor after drawing (standard deviations
 # ~2–20 become ~1,000–10,000, the 2,400–9,600; the means stay in the tens to ~1,000); the
 # truth's log-likelihood is then its own on the drawn data less d·log(SCALE), which is exact.
