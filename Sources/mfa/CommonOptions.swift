@@ -175,9 +175,10 @@ func precisionCheck(_ model: MixtureModel, _ samples: some SampleSource, on back
 /// Says on stderr when the backend's float32 log-likelihoods of `model` on `samples` fail the
 /// float64 check (`PrecisionCheck`); returns whether they passed.
 @discardableResult
-func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend) -> Bool {
+func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on backend: some Backend,
+                     scoredExactly: Bool = false) -> Bool {
     guard let check = precisionCheck(model, samples, on: backend) else { return false }
-    if !check.passes { printError(precisionWarning(check, float64: backend.keepsDoubles)) }
+    if !check.passes { printError(precisionWarning(check, float64: backend.keepsDoubles, scoredExactly: scoredExactly)) }
     return check.passes
 }
 
@@ -185,13 +186,16 @@ func warnIfImprecise(_ model: MixtureModel, _ samples: some SampleSource, on bac
 /// precision form can still cancel at extreme ranges: the host's covariance form does not).
 /// `instead`: what a command that does not train does about it (then a note, not a warning
 /// about training).
-func precisionWarning(_ check: PrecisionCheck, float64: Bool, instead: String? = nil) -> String {
+/// `scoredExactly`: the trainer chose among restarts by float64 scores (`DGMMStrategy`).
+func precisionWarning(_ check: PrecisionCheck, float64: Bool, instead: String? = nil, scoredExactly: Bool = false) -> String {
     let measured = String(format: "on %d sampled rows its log-likelihoods differ from the exact ones (float64, covariance form, on the host) by up to %.3g nats (mean %.3g)",
                           check.rows, check.maximum, check.mean)
     if let instead {
         return "note: \(float64 ? "even in float64 the backend's precision form loses digits" : "float32 is not precise enough") for this model on this data: \(measured); \(instead)"
     }
-    let consequence = "the log-likelihoods printed during training, the choice among restarts and BIC rest on them"
+    let consequence = scoredExactly
+        ? "the log-likelihoods printed during training rest on them (the final one, the choice among restarts and BIC were computed in float64)"
+        : "the log-likelihoods printed during training, the choice among restarts and BIC rest on them"
     return float64
         ? "warning: even in float64 the backend's precision form loses digits for this model on this data: \(measured); \(consequence). Scores from `mfa score` and `mfa outliers` are exact (README: data with a wide numerical range)"
         : "warning: float32 is not precise enough for this model on this data: \(measured); \(consequence). Components far from the data's centre relative to their spread, or signal-to-noise ratios beyond 10⁵, do this: train with --precision float64 (README: data with a wide numerical range)"

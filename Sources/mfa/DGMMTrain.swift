@@ -132,7 +132,7 @@ struct DGMMTrain: ParsableCommand {
         record.trainLogLikelihood = best.logLikelihood
         record.extra["bic"] = String(bic)
         try Launch.leaderWrites { try ModelFile.write(best.model, metadata: record.metadata, to: out) }
-        if Launch.leads, let paths = try? best.model.pathMixture() { warnIfImprecise(paths, x, on: backend) }
+        if Launch.leads, let paths = try? best.model.pathMixture() { warnIfImprecise(paths, x, on: backend, scoredExactly: true) }
         reportProfile(backend)
         say(String(format: "best: restart %d, train log-likelihood %.4f per sample, BIC %.1f (%d free parameters)",
                    best.restart + 1, best.logLikelihood, bic, shape.freeParameterCount))

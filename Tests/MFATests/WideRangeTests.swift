@@ -102,6 +102,26 @@ import Testing
         #expect(try score(fresh.model, data) > trueScore - 1, "from k-means++: \(fresh.logLikelihood) vs \(trueScore)")
     }
 
+    @Test("In float32 a restart whose passes fail the float64 check ends before its EM epochs, says so, and is scored exactly")
+    func float32EndsBeforeEM() throws {
+        // Near the truth at 10⁸ float32 loses nats per row (a fresh start this small stays too far
+        // from it to lose them).
+        let (shape, truth, data) = try draw(signalToNoise: 1e8, columnScale: 1e4, seed: 2)
+        var options = TrainingOptions()
+        // Gradient steps too small to leave the truth (a larger one is undone, and ends the run).
+        (options.epochs, options.minVariance, options.seed, options.learningRate) = (6, 1e-12, 1, 1e-9)
+        final class Notes: @unchecked Sendable { var lines = [String]() }
+        let notes = Notes()
+        var lastEpoch = 0
+        let fit = try DGMMTrainer(backend: CPUBackend(), options: options, annealing: .off, exactEpochs: 4).train(
+            data, shape: shape, from: truth, control: TrainingControl(note: { notes.lines.append($0) }),
+            progress: { lastEpoch = $0.epoch })
+        #expect(notes.lines.filter { $0.contains("before its 4 EM epochs") }.count == 1, "\(notes.lines)")
+        #expect(lastEpoch == 2)
+        let exact = try score(fit.model, data)
+        #expect(abs(fit.logLikelihood - exact) < 0.05, "reported \(fit.logLikelihood), exact \(exact)")
+    }
+
     @Test("A DGMM trained on columns rescaled and shifted is the same model in those units")
     func unitsDoNotDecide() throws {
         let (shape, _, data) = try draw(signalToNoise: 1e4, columnScale: 1, seed: 3)

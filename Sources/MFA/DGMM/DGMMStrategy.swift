@@ -33,6 +33,16 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     public var backsOff: Bool { true }
     /// Every path's covariance is at least layer 1's Ψ ≥ σ²_min (`TrainingOptions.logLikelihoodCeiling`).
     public var logLikelihoodCeiling: Double { options.logLikelihoodCeiling(dimension: shape.dimension) }
+    /// Rows (training's units, gathered once: a paged source is not read out of order later) on
+    /// which float32 passes are checked against float64 (`skipsEM`, `meanLogLikelihood`), and
+    /// what the run is told when EM epochs are skipped.
+    let precisionRows: (any SampleSource)?
+    let note: (String) -> Void
+    /// Set at the end of the gradient epochs when float32 passes are not precise enough for EM's
+    /// sums: the restart ends there (`isFinished`). An outside review's data (columns 1–10⁴ apart,
+    /// noise 10⁻⁴ of the signal) lost up to 16 nats per sample in float32 EM epochs.
+    private(set) var skipsEM = false
+    public var isFinished: Bool { skipsEM }
 
     /// The gradient epochs of a run without annealing (a warm start's default): there, full-rate
     /// steps walk away from the model (`dgmm train --from` a fit lost 48 nats per sample). An
@@ -60,7 +70,8 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     private var passModel: (mixture: MixtureModel, canonical: PrecisionParameters, eigenvalues: [Float])?
 
     init(engine: MixtureEngine<B>, shape: DGMMShape, parameters: [DGMMLayerParameters], options: TrainingOptions,
-         annealing: Annealing, units: DGMMUnits, totalSteps: Int, exactEpochs: Int = 0, realigns: Bool = true) {
+         annealing: Annealing, units: DGMMUnits, totalSteps: Int, exactEpochs: Int = 0, realigns: Bool = true,
+         precisionRows: (any SampleSource)? = nil, note: @escaping (String) -> Void = { _ in }) {
         self.engine = engine
         self.shape = shape
         self.parameters = parameters
@@ -70,6 +81,8 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         self.totalSteps = totalSteps
         self.exactEpochs = exactEpochs
         self.realigns = realigns
+        self.precisionRows = precisionRows
+        self.note = note
         pass = EMStatistics(shape: engine.shape)
         firstMoment = DGMMLayerParameters.zeros(shape)
         secondMoment = firstMoment
@@ -160,6 +173,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
 
     /// In an exact EM epoch: the M-step of every layer from the pass's sums (added up across processes).
     public func endEpoch(_ epoch: Int, reducer: any Reducer) throws -> Int {
+        if epoch == options.epochs - exactEpochs, exactEpochs > 0 { try checkPrecisionForEM(reducer: reducer) }
         guard polishing, let passModel, let terms else { return 0 }
         if reducer.processes > 1 { try pass.sum(with: reducer) }
         let statistics = try OnlineEMStatistics(batch: pass, rows: max(pass.count, 1), model: passModel.mixture,
@@ -259,7 +273,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// epoch, its pass's sums so far.
     public func save() throws -> StrategyState {
         var state = StrategyState(floats: ["learning_rate_factor": [learningRateFactor]],
-                                  integers: ["step": stepCount, "polishing": polishing ? 1 : 0])
+                                  integers: ["step": stepCount, "polishing": polishing ? 1 : 0, "skips_em": skipsEM ? 1 : 0])
         for (prefix, layers) in [("", parameters), ("first.", firstMoment), ("second.", secondMoment)] {
             DGMMLayerParameters.save(layers, into: &state, prefix: prefix)
         }
@@ -277,6 +291,7 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         stepCount = try state.integer("step")
         learningRateFactor = state.floats["learning_rate_factor"]?.first ?? 1
         polishing = state.integers["polishing"] == 1
+        skipsEM = state.integers["skips_em"] == 1
         realignment = try Realignment(state, shape: shape)
         pass = EMStatistics(shape: engine.shape)
         passLogLikelihood = state.doubles["pass.log_likelihood"]?.first ?? 0
@@ -286,9 +301,30 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
         }
     }
 
-    /// In the data's units (`data` in training's).
+    /// In the data's units (`data` in training's). Where float32 passes fail the float64 check
+    /// (`PrecisionCheck`), exactly, on the host: restarts are chosen and reported by it.
     public func meanLogLikelihood(_ data: any SampleSource) throws -> Double {
-        try loadParameters().meanLogLikelihood(data) - units.logJacobian
+        let engine = try loadParameters()
+        guard !engine.backend.keepsDoubles else { return try engine.meanLogLikelihood(data) - units.logJacobian }
+        let model = try mixture(parameters.pathTerms(shape))
+        guard let precisionRows, !(try PrecisionCheck(model, data: precisionRows, backend: engine.backend).passes) else {
+            return try engine.meanLogLikelihood(data) - units.logJacobian
+        }
+        let exact = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<data.rows))
+        return exact.reduce(0, +) / Double(max(data.rows, 1)) - units.logJacobian
+    }
+
+    /// After the last gradient epoch, in float32: skip the EM epochs where the engine's
+    /// log-likelihoods of the model are off from float64's, since EM's sums then are too.
+    private func checkPrecisionForEM(reducer: any Reducer) throws {
+        guard !engine.backend.keepsDoubles, let precisionRows else { return }
+        let check = try PrecisionCheck(try mixture(parameters.pathTerms(shape)), data: precisionRows, backend: engine.backend)
+        var fails = [check.passes ? 0.0 : 1]
+        if reducer.processes > 1 { try reducer.maximum(&fails) }  // every rank decides alike
+        guard fails[0] > 0 else { return }
+        skipsEM = true
+        note(String(format: "float32 is not precise enough for exact EM epochs on these data (after the gradient epochs, the log-likelihoods of %d rows were up to %.3g nats off float64's): this restart ends before its %d EM epochs; --precision float64 runs them",
+                    check.rows, check.maximum, exactEpochs))
     }
 
     /// In the data's units, carried there in float64.

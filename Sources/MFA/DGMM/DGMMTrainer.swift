@@ -80,6 +80,9 @@ public struct DGMMTrainer<B: Backend> {
         // Annealing and the learning-rate schedule span the gradient steps only, so that they run
         // their course before the exact EM epochs whatever their number.
         let gradientSteps = (options.epochs - exactEpochs) * ((data.rows + engine.capacity - 1) / engine.capacity)
+        // Float32 passes are checked against float64 on these rows (`DGMMStrategy.skipsEM`).
+        let precisionRows = backend.keepsDoubles ? nil
+            : try whitened.gathering(rows: Array(stride(from: 0, to: data.rows, by: max(1, data.rows / 256)).prefix(256)))
         var strategies = [DGMMStrategy<B>]()
         let outcome = try loop.run(whitened, validation: whitenedValidation, identity: identity(shape, from: from), start: { _, random in
             let start = try from.map { model in
@@ -95,7 +98,7 @@ public struct DGMMTrainer<B: Backend> {
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing, units: units,
                 totalSteps: gradientSteps, exactEpochs: exactEpochs,
-                realigns: realigns))
+                realigns: realigns, precisionRows: precisionRows, note: control.note))
             return strategies.last!
         }, progress: progress, failed: failed)
         return DGMMFit(model: outcome.result, logLikelihood: outcome.best.logLikelihood, restart: outcome.best.restart,

@@ -161,7 +161,7 @@ public struct TrainingLoop {
                 clippedFraction: Double(sums.clipped) / Double(max(order.batches(of: batchSize) * strategy.engine.shape.components * strategy.engine.shape.latent, 1)),
                 reseeded: reseeded, rollbacks: sums.rollbacks, undone: sums.undone, endsRestart: sums.endsRestart,
                 learningRateFactor: strategy.learningRateFactor))
-            if sums.endsRestart { break }
+            if sums.endsRestart || strategy.isFinished { break }
             if let tolerance, let previous, abs(logLikelihood - previous) < tolerance {
                 converged = true
                 break

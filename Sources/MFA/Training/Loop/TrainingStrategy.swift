@@ -27,6 +27,9 @@ public protocol TrainingStrategy: AnyObject {
     /// No model the strategy can hold has a mean log-likelihood per sample above this (data
     /// units); a probe score above it is round-off gone wrong, and the epoch is undone.
     var logLikelihoodCeiling: Double { get }
+    /// True once the restart has nothing left to do (checked after every epoch; a function of the
+    /// saved state, so that a resumed run ends where the uninterrupted one did).
+    var isFinished: Bool { get }
 
     /// Called before an epoch's first batch (EM: puts the current model into the engine), with
     /// the epoch's number (1-based).
@@ -68,6 +71,7 @@ public protocol TrainingStrategy: AnyObject {
 extension TrainingStrategy {
     public func undoesWorse(epoch: Int) -> Bool { false }
     public var logLikelihoodCeiling: Double { .infinity }
+    public var isFinished: Bool { false }
     public var partialSums: [String] { [] }
     public func settle() throws -> (logLikelihood: Double, clipped: Double) { (0, 0) }
 }
