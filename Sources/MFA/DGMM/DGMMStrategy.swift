@@ -304,21 +304,25 @@ public final class DGMMStrategy<B: Backend>: TrainingStrategy {
     /// In the data's units (`data` in training's). Where float32 passes fail the float64 check
     /// (`PrecisionCheck`), exactly, on the host: restarts are chosen and reported by it.
     public func meanLogLikelihood(_ data: any SampleSource) throws -> Double {
-        let engine = try loadParameters()
-        guard !engine.backend.keepsDoubles else { return try engine.meanLogLikelihood(data) - units.logJacobian }
-        let model = try mixture(parameters.pathTerms(shape))
-        guard let precisionRows, !(try PrecisionCheck(model, data: precisionRows, backend: engine.backend).passes) else {
-            return try engine.meanLogLikelihood(data) - units.logJacobian
+        if let (model, check) = try float32Check(), !check.passes {
+            let exact = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<data.rows))
+            return exact.reduce(0, +) / Double(max(data.rows, 1)) - units.logJacobian
         }
-        let exact = try PreciseLogDensity(model).logDensities(data, rows: Array(0..<data.rows))
-        return exact.reduce(0, +) / Double(max(data.rows, 1)) - units.logJacobian
+        return try loadParameters().meanLogLikelihood(data) - units.logJacobian
+    }
+
+    /// The current path mixture, and its float32 passes checked against float64 on
+    /// `precisionRows`; nil where the passes are float64.
+    private func float32Check() throws -> (model: MixtureModel, check: PrecisionCheck)? {
+        guard !engine.backend.keepsDoubles, let precisionRows else { return nil }
+        let model = try mixture(parameters.pathTerms(shape))
+        return (model, try PrecisionCheck(model, data: precisionRows, backend: engine.backend))
     }
 
     /// After the last gradient epoch, in float32: skip the EM epochs where the engine's
     /// log-likelihoods of the model are off from float64's, since EM's sums then are too.
     private func checkPrecisionForEM(reducer: any Reducer) throws {
-        guard !engine.backend.keepsDoubles, let precisionRows else { return }
-        let check = try PrecisionCheck(try mixture(parameters.pathTerms(shape)), data: precisionRows, backend: engine.backend)
+        guard let (_, check) = try float32Check() else { return }
         var fails = [check.passes ? 0.0 : 1]
         if reducer.processes > 1 { try reducer.maximum(&fails) }  // every rank decides alike
         guard fails[0] > 0 else { return }
