@@ -42,16 +42,10 @@ enum DGMMInitialiser {
 
 extension DGMMInitialiser {
     /// Layer 1's means for `--init kmeans++`: k-means++ and Lloyd iterations (`Initialiser.kmeans`)
-    /// on the data with every column standardised, so that columns in large units do not decide
-    /// the clusters alone; the centres come back in the data's units.
-    static func kmeansCentres<S: SampleSource>(_ data: S, components: Int, moments: ColumnMoments,
-                                               options: TrainingOptions,
-                                                           random: inout RandomGenerator) throws -> [Float] {
-        let deviation = moments.variance.map { $0 > 0 ? $0.squareRoot() : 1 }
-        let whitened = WhitenedColumns(base: data, mean: moments.mean, deviation: deviation)
-        let centres = try Initialiser.kmeans(whitened, components: components, options: options, random: &random).centres
-        let d = data.columns
-        return centres.indices.map { Float(Double(centres[$0]) * deviation[$0 % d] + moments.mean[$0 % d]) }
+    /// on training's whitened data, so that columns in large units do not decide the clusters alone.
+    static func kmeansCentres<S: SampleSource>(_ whitened: S, components: Int, options: TrainingOptions,
+                                               random: inout RandomGenerator) throws -> [Float] {
+        try Initialiser.kmeans(whitened, components: components, options: options, random: &random).centres
     }
 }
 

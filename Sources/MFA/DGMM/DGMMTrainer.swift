@@ -91,9 +91,8 @@ public struct DGMMTrainer<B: Backend> {
             } ?? DGMMInitialiser.random(
                 shape, data: whitened, variance: whitenedVariance, units: units,
                 centres: options.initialisation == .kmeansPlusPlus
-                    ? try DGMMInitialiser.kmeansCentres(whitened, components: shape.components[0],
-                                                        moments: ([Double](repeating: 0, count: d), whitenedVariance),
-                                                        options: options, random: &random) : nil,
+                    ? try DGMMInitialiser.kmeansCentres(whitened, components: shape.components[0], options: options,
+                                                        random: &random) : nil,
                 random: &random)
             strategies.append(DGMMStrategy(
                 engine: engine, shape: shape, parameters: start, options: options, annealing: annealing, units: units,
